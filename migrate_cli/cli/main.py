@@ -1,0 +1,103 @@
+"""The `migrate` command: global options, sub-commands, and the mapping of errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from migrate_cli import __version__
+from migrate_cli.cli.init_cmd import init_command
+from migrate_cli.cli.inventory_cmd import inventory_app
+from migrate_cli.cli.lab_cmd import demo_command, lab_app
+from migrate_cli.cli.run_cmd import report_command, run_command, runs_app
+from migrate_cli.core.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ConfigError, MigrateError
+from migrate_cli.core.secrets import mask
+from migrate_cli.core.settings import Settings
+
+app = typer.Typer(
+    name="migrate",
+    help=(
+        "Move an on-premises site into AWS and keep it running: prerequisites, connectivity, failover, "
+        "data, ETL and runbooks, with honest dry runs and a journal of everything.\n\n"
+        "Try it with no AWS account and no routers: [bold]migrate demo[/]."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"migrate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    inventory: Annotated[
+        Path,
+        typer.Option("--inventory", "-i", envvar="MIGRATE_INVENTORY", help="Inventory directory.", metavar="DIR"),
+    ] = Path("inventory"),
+    state_dir: Annotated[
+        Path,
+        typer.Option(
+            "--state-dir", envvar="MIGRATE_STATE_DIR", help="Journal, locks, backups, reports.", metavar="DIR"
+        ),
+    ] = Path(".migrate"),
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final summary.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Progress details and tracebacks.")] = False,
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    """Global options apply to every command."""
+    ctx.obj = Settings(inventory_dir=inventory, state_dir=state_dir, json=json_output, quiet=quiet, verbose=verbose)
+
+
+app.add_typer(inventory_app, name="inventory")
+app.command("run")(run_command)
+app.add_typer(runs_app, name="runs")
+app.command("report")(report_command)
+app.add_typer(lab_app, name="lab")
+app.command("demo")(demo_command)
+app.command("init")(init_command)
+
+
+def _error(message: str) -> None:
+    click.echo(f"migrate: error: {mask(message)}" if "\n" not in message else mask(message), err=True)
+
+
+def run() -> None:
+    """Console entry point: run the app and turn errors into the documented exit codes."""
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("migrate: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except ConfigError as exc:
+        _error(exc.location_message())
+        sys.exit(exc.exit_code)
+    except MigrateError as exc:
+        _error(str(exc))
+        sys.exit(exc.exit_code)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if os.environ.get("MIGRATE_DEBUG") or "-v" in sys.argv or "--verbose" in sys.argv:
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (re-run with --verbose for the traceback)")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,55 @@
+"""Shared fixtures: small inventories and playbooks written to tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from migrate_cli.core.secrets import registered_secrets_snapshot, restore_registered_secrets
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+@pytest.fixture
+def small_inventory(tmp_path: Path) -> Path:
+    """Three hosts in two groups, no secrets needed."""
+    inv = tmp_path / "inventory"
+    write(
+        inv / "hosts.yaml",
+        """
+        r1:
+          groups: [edge]
+        r2:
+          groups: [edge]
+        c1:
+          groups: [core]
+        """,
+    )
+    write(
+        inv / "groups.yaml",
+        """
+        edge:
+          platform: cisco_ios
+        core:
+          platform: cisco_ios
+        """,
+    )
+    write(inv / "defaults.yaml", "data:\n  site: hq\n")
+    return inv
+
+
+@pytest.fixture(autouse=True)
+def _isolated_secret_masker() -> Iterator[None]:
+    """Secrets registered by one test do not leak into the masker of the next."""
+    saved = registered_secrets_snapshot()
+    yield
+    restore_registered_secrets(saved)
