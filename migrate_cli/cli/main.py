@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from migrate_cli import __version__
@@ -73,18 +72,15 @@ app.command("init")(init_command)
 
 
 def _error(message: str) -> None:
-    click.echo(f"migrate: error: {mask(message)}" if "\n" not in message else mask(message), err=True)
+    typer.echo(f"migrate: error: {mask(message)}" if "\n" not in message else mask(message), err=True)
 
 
 def run() -> None:
     """Console entry point: run the app and turn errors into the documented exit codes."""
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_BAD_INPUT)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("migrate: interrupted", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("migrate: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except ConfigError as exc:
         _error(exc.location_message())
@@ -92,9 +88,13 @@ def run() -> None:
     except MigrateError as exc:
         _error(str(exc))
         sys.exit(exc.exit_code)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors (exit 2) and other parser errors
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _error(str(exc))
+        sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
     except Exception as exc:
         if os.environ.get("MIGRATE_DEBUG") or "-v" in sys.argv or "--verbose" in sys.argv:
             raise

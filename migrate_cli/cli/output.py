@@ -105,10 +105,13 @@ class PlainSink:
         if e.host:
             parts.append(f"host={e.host}")
         message = e.message
-        if e.kind == EventKind.HOST_FINISHED:
+        if e.kind == EventKind.STEP_STARTED:
+            message = f"action={e.data.get('action')} hosts={len(e.data.get('hosts', []))}"
+        elif e.kind == EventKind.HOST_FINISHED:
             message = e.data.get("status", message)
-            if e.data.get("error"):
-                message += f": {e.data['error']}"
+            detail = e.data.get("error") or _facts_line(e.data.get("result") or {})
+            if detail:
+                message += f": {detail}"
         if message:
             parts.append(message.replace("\n", " "))
         print(" ".join(parts), file=self.stream, flush=True)
@@ -137,11 +140,11 @@ def summary_table(result: RunResult) -> Table:
     for step in result.steps:
         if not step.hosts:
             table.add_row(step.name, step.action, "-", f"[dim]{step.status}[/]", step.note)
-        for host in step.hosts:
+        for row, host in enumerate(step.hosts):
             word = "would change" if (host.status == "changed" and result.check) else host.status
             table.add_row(
-                step.name,
-                step.action,
+                step.name if row == 0 else "",
+                step.action if row == 0 else "",
                 host.host,
                 f"[{STYLE.get(host.status, '')}]{word}[/]",
                 host.error or _facts_line(host.data),

@@ -15,7 +15,7 @@ from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutExc
 
 from migrate_cli.core.errors import ConfigError, OperationFailed
 from migrate_cli.core.inventory import Host
-from migrate_cli.core.secrets import Secret
+from migrate_cli.core.secrets import Secret, reveal_all
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
@@ -59,8 +59,8 @@ def _key_name(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
-def _check_known(address: str, port: int, known_hosts: Path, host_name: str) -> None:
-    """Refuse a device whose key is unknown or changed, naming its fingerprint."""
+def _check_known(address: str, port: int, known_hosts: Path, host_name: str, accept_new: bool) -> None:
+    """Refuse a device whose key changed, or is unknown unless `accept_new`, naming its fingerprint."""
     try:
         offered = remote_host_key(address, port)
     except (OSError, paramiko.SSHException) as exc:
@@ -70,6 +70,8 @@ def _check_known(address: str, port: int, known_hosts: Path, host_name: str) -> 
         known.load(str(known_hosts))
     entry = known.lookup(_key_name(address, port))
     expected = entry.get(offered.get_name()) if entry else None
+    if expected is None and accept_new:
+        return
     if expected is None:
         raise OperationFailed(
             f"{host_name}: host key {offered.get_name()} {fingerprint(offered)} for {_key_name(address, port)} "
@@ -91,9 +93,8 @@ def connect(host: Host, policy: HostKeyPolicy | None = None, timeout: float = 20
     address = opts.hostname or host.name
     port = int(opts.port or 22)
     known_hosts = known_hosts_for(host, policy)
-    if not policy.accept_new:
-        _check_known(address, port, known_hosts, host.name)
-    extras = {k: _reveal(v) for k, v in opts.extras.items() if k != "known_hosts"}
+    _check_known(address, port, known_hosts, host.name, policy.accept_new)
+    extras = {k: reveal_all(v) for k, v in opts.extras.items() if k != "known_hosts"}
     params: dict[str, Any] = {
         "device_type": opts.platform,
         "host": address,

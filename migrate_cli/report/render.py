@@ -53,7 +53,7 @@ def report_model(run: RunRecord, events: list[Event]) -> dict[str, Any]:
         },
         "totals": {
             "steps": len(run.steps),
-            "hosts": len({h.host for h in hosts}),
+            "hosts": len({h.host for h in hosts if h.host != "(once)"}),
             "changed": sum(1 for h in hosts if h.changed),
             "failed": sum(1 for h in hosts if h.status == "failed"),
         },

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -31,6 +32,8 @@ logging.getLogger(_TRANSPORT_LOG).addHandler(logging.NullHandler())
 
 LISTEN_HOST = "127.0.0.1"
 _POLL_SECONDS = 0.2
+# What paramiko raises when the peer has gone away mid-conversation.
+_PEER_GONE = (EOFError, OSError, paramiko.SSHException)
 _REQUEST_TIMEOUT = 10.0
 
 
@@ -158,27 +161,30 @@ class SimulatedDevice:
                 thread.join(timeout=5)
 
     def _bind(self) -> socket.socket:
-        ports = ([self.port] if self.port else []) + [0]
-        for port in ports:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.port:
             try:
-                sock.bind((LISTEN_HOST, port))
+                return self._listen(self.port)
             except OSError:
-                sock.close()
-                if port == 0:
-                    raise
-                continue
-            sock.listen(64)
-            sock.settimeout(_POLL_SECONDS)
-            self.port = sock.getsockname()[1]
-            return sock
-        raise OSError("no port to bind")  # pragma: no cover - port 0 either binds or raises
+                log.debug("%s: port %d taken, using a new one", self.spec.name, self.port)
+        return self._listen(0)
 
-    def _spawn(self, target: object, *args: object, name: str) -> None:
+    def _listen(self, port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((LISTEN_HOST, port))
+            sock.listen(64)
+        except OSError:
+            sock.close()
+            raise
+        sock.settimeout(_POLL_SECONDS)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    def _spawn(self, target: Callable[..., None], *args: object, name: str) -> None:
         def run() -> None:
             try:
-                target(*args)  # type: ignore[operator]
+                target(*args)
             finally:
                 with self._lock:
                     self._threads.discard(threading.current_thread())
@@ -226,7 +232,11 @@ class SimulatedDevice:
             self._spawn(self._serve, client, name=f"lab-{self.spec.name}-conn{count}")
 
     def _serve(self, client: socket.socket) -> None:
-        transport = paramiko.Transport(client)
+        try:
+            transport = paramiko.Transport(client)
+        except _PEER_GONE:
+            client.close()
+            return
         transport.set_log_channel(_TRANSPORT_LOG)
         with self._lock:
             if self._stopping.is_set():
@@ -236,12 +246,10 @@ class SimulatedDevice:
         try:
             transport.add_server_key(self.host_key)
             server = _SshServer(self)
-            try:
-                transport.start_server(server=server)
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                log.debug("%s: SSH negotiation failed: %s", self.spec.name, exc)
-                return
+            transport.start_server(server=server)
             self._serve_channels(transport, server)
+        except _PEER_GONE as exc:
+            log.debug("%s: connection ended: %r", self.spec.name, exc)
         finally:
             transport.close()
             with self._lock:
@@ -254,7 +262,7 @@ class SimulatedDevice:
                 continue
             request = server.wait_request(channel, _REQUEST_TIMEOUT)
             if request is None:
-                channel.close()
+                _close(channel)
                 continue
             kind, command = request
             if kind == "shell":
@@ -287,19 +295,19 @@ class SimulatedDevice:
         try:
             channel.sendall("".join(outputs).encode())
             channel.send_exit_status(1 if failed else 0)
-        except OSError:
-            pass
         finally:
-            channel.close()
+            _close(channel)
 
     def _run_shell(self, channel: paramiko.Channel, transport: paramiko.Transport) -> None:
-        shell = _Shell(self, self._new_session(), channel, transport)
         try:
-            shell.run()
-        except OSError as exc:
-            log.debug("%s: session ended: %s", self.spec.name, exc)
+            _Shell(self, self._new_session(), channel, transport).run()
         finally:
-            channel.close()
+            _close(channel)
+
+
+def _close(channel: paramiko.Channel) -> None:
+    with contextlib.suppress(*_PEER_GONE):
+        channel.close()
 
 
 class _Shell:
