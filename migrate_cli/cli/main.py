@@ -10,6 +10,10 @@ from typing import Annotated
 import typer
 
 from migrate_cli import __version__
+from migrate_cli.cli.archive_cmd import archive_app
+from migrate_cli.cli.aws_cmd import aws_app
+from migrate_cli.cli.backup_cmd import backup_app
+from migrate_cli.cli.domain_cmd import domain_app
 from migrate_cli.cli.init_cmd import init_command
 from migrate_cli.cli.inventory_cmd import inventory_app
 from migrate_cli.cli.lab_cmd import demo_command, lab_app
@@ -67,6 +71,10 @@ app.command("run")(run_command)
 app.add_typer(runs_app, name="runs")
 app.command("report")(report_command)
 app.add_typer(lab_app, name="lab")
+app.add_typer(aws_app, name="aws")
+app.add_typer(domain_app, name="domain")
+app.add_typer(backup_app, name="backup")
+app.add_typer(archive_app, name="archive")
 app.command("demo")(demo_command)
 app.command("init")(init_command)
 
@@ -81,7 +89,11 @@ def run() -> None:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("migrate: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Everything that must be undone already ran while the exception unwound; do not wait for worker
+        # threads still blocked on a device or an endpoint.
+        os._exit(EXIT_INTERRUPTED)
     except ConfigError as exc:
         _error(exc.location_message())
         sys.exit(exc.exit_code)
