@@ -82,6 +82,8 @@ BUILTIN_ACTIONS: dict[str, str] = {
     "network.facts": "migrate_cli.network.facts:NetworkFactsAction",
     "aws.identity": "migrate_cli.aws.actions:AwsIdentityAction",
     "dns.resolve": "migrate_cli.dns.actions:DnsResolveAction",
+    "data.backup": "migrate_cli.transfer.backup_actions:BackupAction",
+    "data.archive": "migrate_cli.transfer.backup_actions:ArchiveRuleAction",
 }
 _loaded: dict[str, type[Action]] = {}
 

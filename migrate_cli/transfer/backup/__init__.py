@@ -1,0 +1,7 @@
+"""Daily backups into S3: dated snapshots of a directory tree, content-addressed by SHA-256.
+
+Modules (imported on use, so `migrate --help` stays fast): `config` (BackupConfig, load_backup_config),
+`store` (BackupStore: objects, manifests), `snapshot` (plan_backup, run_backup, retention), `restore`
+(restore_snapshot), `locking` (backup_lock), `one_step` (run an action as a journalled one-step run).
+The playbook actions are in `migrate_cli.transfer.backup_actions`.
+"""
