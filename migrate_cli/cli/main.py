@@ -14,6 +14,7 @@ from migrate_cli.cli.archive_cmd import archive_app
 from migrate_cli.cli.aws_cmd import aws_app
 from migrate_cli.cli.backup_cmd import backup_app
 from migrate_cli.cli.domain_cmd import domain_app
+from migrate_cli.cli.iam_cmd import iam_app
 from migrate_cli.cli.init_cmd import init_command
 from migrate_cli.cli.inventory_cmd import inventory_app
 from migrate_cli.cli.lab_cmd import demo_command, lab_app
@@ -75,6 +76,7 @@ app.add_typer(aws_app, name="aws")
 app.add_typer(domain_app, name="domain")
 app.add_typer(backup_app, name="backup")
 app.add_typer(archive_app, name="archive")
+app.add_typer(iam_app, name="iam")
 app.command("demo")(demo_command)
 app.command("init")(init_command)
 

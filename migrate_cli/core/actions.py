@@ -84,6 +84,7 @@ BUILTIN_ACTIONS: dict[str, str] = {
     "dns.resolve": "migrate_cli.dns.actions:DnsResolveAction",
     "data.backup": "migrate_cli.transfer.backup_actions:BackupAction",
     "data.archive": "migrate_cli.transfer.backup_actions:ArchiveRuleAction",
+    "iam.apply": "migrate_cli.iam.action:IamApplyAction",
 }
 _loaded: dict[str, type[Action]] = {}
 
