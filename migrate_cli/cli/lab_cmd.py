@@ -175,5 +175,5 @@ def demo_command(
     write_report(settings, result.run_id, "md", report)
     write_report(settings, result.run_id, "html", report.with_suffix(".html"))
     render_result(settings, result, report)
-    if not result.ok:
-        raise typer.Exit(1)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)

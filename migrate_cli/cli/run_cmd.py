@@ -78,10 +78,8 @@ def run_command(
     )
     result = execute_playbook(settings, playbook, options, sinks_for(settings))
     render_result(settings, result)
-    if result.status == "refused":
-        raise typer.Exit(3)
-    if not result.ok:
-        raise typer.Exit(1)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def _fmt_time(ts: float | None) -> str:

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrate_cli.core.actions import Action, Plan, TaskContext
-from migrate_cli.core.errors import ConfigError, MigrateError, SafetyRefusal
+from migrate_cli.core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    ConfigError,
+    MigrateError,
+    SafetyRefusal,
+)
 from migrate_cli.core.events import Emitter, EventBus, EventKind
 from migrate_cli.core.inventory import Host, Inventory
 from migrate_cli.core.journal import Journal
@@ -54,6 +62,7 @@ class HostOutcome:
     started: float = field(default_factory=time.time)
     plan: Plan | None = None
     applied: dict[str, Any] | None = None
+    exception: BaseException | None = None
 
 
 @dataclass
@@ -77,6 +86,23 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return [h.exception for s in self.steps for h in s.hosts if h.exception is not None]
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok; 3 refused (by the operator or an action's safety check); 2 when every failure was bad
+        input; else 1 (DESIGN.md)."""
+        if self.status == "refused":
+            return EXIT_REFUSED
+        if self.ok:
+            return EXIT_OK
+        errors = self.errors
+        if errors and all(isinstance(e, ConfigError) for e in errors):
+            return EXIT_BAD_INPUT
+        return EXIT_FAILED
 
 
 def new_run_id() -> str:
@@ -239,11 +265,12 @@ class PlaybookRunner:
                 self._finish_host(step, o)
 
         failed = [o for o in outcomes if o.status == "failed"]
+        refused = [o for o in failed if isinstance(o.exception, SafetyRefusal)]
         if failed and step.on_failure == "rollback" and not options.check:
             changed = [(c, o) for c, o in pending if o.applied is not None]
             self._parallel(options.forks, lambda pair: self._rollback_one(step, action, *pair), changed)
         outcome.hosts = outcomes
-        outcome.status = "failed" if failed else "ok"
+        outcome.status = "refused" if refused and len(refused) == len(failed) else "failed" if failed else "ok"
         summary = f"{len(outcomes) - len(failed)} ok, {len(failed)} failed"
         self.bus.emit(EventKind.STEP_FINISHED, summary, data={"status": outcome.status}, **where)
         return outcome
@@ -347,6 +374,7 @@ class PlaybookRunner:
 
     def _fail(self, step: Step, outcome: HostOutcome, exc: BaseException, phase: str) -> HostOutcome:
         outcome.status, outcome.error = "failed", f"{phase}: {_describe(exc)}"
+        outcome.exception = exc
         self.bus.emit(
             EventKind.FAILED,
             outcome.error,

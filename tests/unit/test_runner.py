@@ -283,3 +283,34 @@ def test_bus_masks_nested_data() -> None:
         data={"a": ["s3cr3t-value-xyz"], "b": {"c": "s3cr3t-value-xyz"}},
     )
     assert "s3cr3t" not in repr(got[0])
+
+
+class RefusingAction(RecordAction):
+    name = "test.refuse"
+
+    def plan(self, ctx: TaskContext) -> Plan:
+        raise SafetyRefusal("lock 'backup' is held by pid 1")
+
+
+class BadConfigAction(RecordAction):
+    name = "test.badconfig"
+
+    def plan(self, ctx: TaskContext) -> Plan:
+        raise ConfigError("field x: must be positive", file="x.yaml", line=3)
+
+
+register_action(RefusingAction)
+register_action(BadConfigAction)
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "code"),
+    [("test.record", "ok", 0), ("test.refuse", "refused", 3), ("test.badconfig", "failed", 2)],
+)
+def test_exit_code_follows_what_actions_raised(
+    tmp_path: Path, small_inventory: Path, action: str, status: str, code: int
+) -> None:
+    result, _ = _run(tmp_path, small_inventory, f"  - name: s\n    action: {action}\n    hosts: r1\n")
+    assert (result.status, result.exit_code) == (status, code)
+    if code:
+        assert result.errors and result.steps[0].hosts[0].exception is result.errors[0]
