@@ -11,18 +11,9 @@ from pydantic import Field, field_validator
 
 from migrate_cli.core.actions import Action, ActionParams, Plan, TaskContext
 from migrate_cli.core.errors import OperationFailed
+from migrate_cli.dns.servers import parse_server
 
-
-def parse_server(value: str) -> tuple[str, int]:
-    """'HOST' or 'HOST:PORT' (IPv6 as [ADDR]:PORT) -> (host, port)."""
-    text = value.strip()
-    if text.startswith("["):
-        addr, _, rest = text[1:].partition("]")
-        return addr, int(rest.lstrip(":") or 53)
-    if text.count(":") == 1:
-        addr, port = text.split(":")
-        return addr, int(port)
-    return text, 53
+__all__ = ["DnsResolveAction", "ResolveParams", "parse_server"]
 
 
 class ResolveParams(ActionParams):

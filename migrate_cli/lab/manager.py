@@ -15,6 +15,7 @@ import yaml
 from migrate_cli.core.errors import ConfigError
 from migrate_cli.core.inventory import load_inventory
 from migrate_cli.core.yamlio import load_yaml
+from migrate_cli.dns.route53_source import LabDns
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.lab.devices import DeviceFleet, DeviceSpec
 from migrate_cli.lab.dns_server import AuthoritativeServer, Zone
@@ -54,6 +55,7 @@ class Lab:
         self.aws: LocalAwsEndpoint | None = None
         self.dns_servers: list[AuthoritativeServer] = []
         self.zone: Zone | None = None
+        self.lab_dns: LabDns | None = None
         self.fleet: DeviceFleet | None = None
         self.info: LabInfo | None = None
         self._secrets: dict[str, str] = {}
@@ -87,11 +89,9 @@ class Lab:
 
         dns_conf = self.config.get("dns", {})
         origin = str(dns_conf.get("zone", "lab.migrate.test."))
-        self.zone = Zone.from_records(origin, list(dns_conf.get("records", [])))
-        for index in range(int(dns_conf.get("servers", 2))):
-            server = AuthoritativeServer(self.zone, name=f"ns{index + 1}")
-            server.start()
-            self.dns_servers.append(server)
+        self.lab_dns = LabDns.from_config(dns_conf, control_file=self.dir / "dns-faults.json")
+        self.dns_servers = self.lab_dns.start(self.aws.env())  # seeds the moto hosted zone, mirrors it live
+        self.zone = self.lab_dns.zone
 
         inventory = load_inventory(self.source)
         specs = [
@@ -120,6 +120,7 @@ class Lab:
             devices={name: dev.port for name, dev in self.fleet.devices.items()},
             inventory=str(self.runtime_inventory.resolve()),
             env_file=str(self.env_file.resolve()),
+            extra={"dns_hosted_zone": self.lab_dns.hosted_zone_id, "dns_faults_file": str(self.dir / "dns-faults.json")},
         )
         self._write_env_file()
         self.info_file.write_text(json.dumps(self.info.__dict__, indent=2))
@@ -169,6 +170,9 @@ class Lab:
         if self.fleet is not None:
             self.fleet.stop()
             self.fleet = None
+        if self.lab_dns is not None:
+            self.lab_dns.stop()
+            self.lab_dns = None
         for server in self.dns_servers:
             server.stop()
         self.dns_servers = []
