@@ -177,7 +177,8 @@ def _load_step(
             field = ".".join(str(p) for p in loc)
             message = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
             line = line_of(raw_with, loc) if raw_with else line_of(raw, ("with",))
-            errors.append(ConfigError(f"{where}with.{field}: {message}", file=path, line=line))
+            label = f"with.{field}" if field else "with"
+            errors.append(ConfigError(f"{where}{label}: {message}", file=path, line=line))
         return None
     if not step_ok:
         return None

@@ -100,7 +100,7 @@ def test_check_then_apply_then_nothing(site: tuple[Settings, Path, Any]) -> None
         assert secret.encode() not in extra.read_bytes()
 
 
-def test_conflict_fails_the_step(site: tuple[Settings, Path, Any]) -> None:
+def test_conflict_refuses_the_step(site: tuple[Settings, Path, Any]) -> None:
     settings, playbook, iam = site
     trust = json.dumps(
         {
@@ -112,7 +112,7 @@ def test_conflict_fails_the_step(site: tuple[Settings, Path, Any]) -> None:
     )
     iam.create_role(RoleName="migrate-backup-writer", AssumeRolePolicyDocument=trust)
     result = execute_playbook(settings, playbook, RunOptions(yes=True))
-    assert result.status == "failed"
+    assert (result.status, result.exit_code) == ("refused", 3)  # a principal it does not own: refused for safety
     error = result.steps[0].hosts[0].error or ""
     assert "not managed by migrate-cli" in error
     assert iam.list_attached_role_policies(RoleName="migrate-backup-writer")["AttachedPolicies"] == []
