@@ -14,10 +14,12 @@ from migrate_cli.cli.archive_cmd import archive_app
 from migrate_cli.cli.aws_cmd import aws_app
 from migrate_cli.cli.backup_cmd import backup_app
 from migrate_cli.cli.domain_cmd import domain_app
+from migrate_cli.cli.failover_cmd import failover_app
 from migrate_cli.cli.iam_cmd import iam_app
 from migrate_cli.cli.init_cmd import init_command
 from migrate_cli.cli.inventory_cmd import inventory_app
 from migrate_cli.cli.lab_cmd import demo_command, lab_app
+from migrate_cli.cli.network_cmd import network_app
 from migrate_cli.cli.run_cmd import report_command, run_command, runs_app
 from migrate_cli.core.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ConfigError, MigrateError
 from migrate_cli.core.secrets import mask
@@ -72,8 +74,10 @@ app.command("run")(run_command)
 app.add_typer(runs_app, name="runs")
 app.command("report")(report_command)
 app.add_typer(lab_app, name="lab")
+app.add_typer(network_app, name="network")
 app.add_typer(aws_app, name="aws")
 app.add_typer(domain_app, name="domain")
+app.add_typer(failover_app, name="failover")
 app.add_typer(backup_app, name="backup")
 app.add_typer(archive_app, name="archive")
 app.add_typer(iam_app, name="iam")

@@ -59,6 +59,9 @@ class Action(ABC):
     summary: ClassVar[str]
     Params: ClassVar[type[ActionParams]]
     per_host: ClassVar[bool] = True
+    # A read-only action never applies anything: in a real run its plan (diff included) is reported as
+    # found, not as a change; in check mode it shows what would change like any other.
+    read_only: ClassVar[bool] = False
 
     @abstractmethod
     def plan(self, ctx: TaskContext) -> Plan:
@@ -80,11 +83,17 @@ class Action(ABC):
 # name -> "module:Class"; modules are imported only when a playbook uses the action (fast --help).
 BUILTIN_ACTIONS: dict[str, str] = {
     "network.facts": "migrate_cli.network.facts:NetworkFactsAction",
+    "network.plan": "migrate_cli.network.actions:NetworkPlanAction",
+    "network.push": "migrate_cli.network.actions:NetworkPushAction",
+    "network.verify": "migrate_cli.network.actions:NetworkVerifyAction",
+    "network.rollback": "migrate_cli.network.actions:NetworkRollbackAction",
     "aws.identity": "migrate_cli.aws.actions:AwsIdentityAction",
     "dns.resolve": "migrate_cli.dns.actions:DnsResolveAction",
     "aws.check": "migrate_cli.aws.actions:AwsCheckAction",
     "domain.publish": "migrate_cli.dns.domain_actions:DomainPublishAction",
     "domain.verify": "migrate_cli.dns.domain_actions:DomainVerifyAction",
+    "failover.check": "migrate_cli.failover.actions:FailoverCheckAction",
+    "failover.drill": "migrate_cli.failover.actions:FailoverDrillAction",
     "data.backup": "migrate_cli.transfer.backup_actions:BackupAction",
     "data.archive": "migrate_cli.transfer.backup_actions:ArchiveRuleAction",
     "iam.apply": "migrate_cli.iam.action:IamApplyAction",

@@ -319,7 +319,9 @@ class PlaybookRunner:
         outcome.plan = plan
         outcome.data = dict(plan.data)
         if plan.changed:
-            outcome.status, outcome.changed, outcome.diff = "changed", True, plan.diff
+            outcome.diff = plan.diff
+            if ctx.check or not action.read_only:  # in a real run, a read-only action changed nothing
+                outcome.status, outcome.changed = "changed", True
             if plan.diff or plan.changes:
                 self.bus.emit(
                     EventKind.DIFF,

@@ -16,9 +16,13 @@ from migrate_cli.core.errors import ConfigError
 from migrate_cli.core.inventory import load_inventory
 from migrate_cli.core.yamlio import load_yaml
 from migrate_cli.dns.route53_source import LabDns
+from migrate_cli.failover.service import WatcherProcess
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.lab.devices import DeviceFleet, DeviceSpec
 from migrate_cli.lab.dns_server import AuthoritativeServer, Zone
+from migrate_cli.lab.devices.base_config import lab_connectivity_secrets, lab_initial_config
+from migrate_cli.lab.netns import IspLab
+from migrate_cli.lab.netns import available as netns_unavailable_reason
 
 PASSWORD_ENV = "MIGRATE_LAB_PASSWORD"
 ENABLE_ENV = "MIGRATE_LAB_ENABLE"
@@ -56,6 +60,8 @@ class Lab:
         self.dns_servers: list[AuthoritativeServer] = []
         self.zone: Zone | None = None
         self.lab_dns: LabDns | None = None
+        self.isp: IspLab | None = None
+        self.failover_watch: WatcherProcess | None = None
         self.fleet: DeviceFleet | None = None
         self.info: LabInfo | None = None
         self._secrets: dict[str, str] = {}
@@ -82,6 +88,7 @@ class Lab:
         self._secrets = {
             PASSWORD_ENV: os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(12),
             ENABLE_ENV: os.environ.get(ENABLE_ENV) or secrets.token_urlsafe(12),
+            **{k: os.environ.get(k) or v for k, v in lab_connectivity_secrets().items()},
         }
         region = str(self.config.get("aws", {}).get("region", "us-east-1"))
         self.aws = LocalAwsEndpoint(region=region)
@@ -93,6 +100,9 @@ class Lab:
         self.dns_servers = self.lab_dns.start(self.aws.env())  # seeds the moto hosted zone, mirrors it live
         self.zone = self.lab_dns.zone
 
+        if netns_unavailable_reason() is None:  # root and iproute2: real ISP links in namespaces
+            self.isp = IspLab().start()
+
         inventory = load_inventory(self.source)
         specs = [
             DeviceSpec(
@@ -101,6 +111,7 @@ class Lab:
                 password=self._secrets[PASSWORD_ENV],
                 enable_secret=self._secrets[ENABLE_ENV],
                 platform=host.platform or "cisco_ios",
+                initial_config=lab_initial_config(host.data),
             )
             for host in inventory.hosts.values()
         ]
@@ -110,6 +121,10 @@ class Lab:
 
         nameservers = [f"{s.address}:{s.port}" for s in self.dns_servers]
         self._write_runtime_inventory(aws_url, region, origin, nameservers)
+        if self.isp is not None:
+            self.failover_watch = WatcherProcess(
+                self.dir.parent, self.runtime_inventory, log=self.dir / "failover-watch.log"
+            ).start()
         self.info = LabInfo(
             pid=os.getpid(),
             started=time.time(),
@@ -150,6 +165,8 @@ class Lab:
             entry = hosts.get(name) or {}
             entry["hostname"] = "127.0.0.1"
             entry["port"] = dev.port
+            if self.isp is not None and (entry.get("data") or {}).get("uplinks"):
+                entry["data"].setdefault("failover", {}).update(self.isp.inventory_data())
             hosts[name] = entry
         groups_path = self.source / "groups.yaml"
         groups = yaml.safe_load(groups_path.read_text()) if groups_path.is_file() else {}
@@ -167,6 +184,9 @@ class Lab:
 
     def stop(self) -> None:
         """Stop everything that was started (idempotent) and forget the running lab."""
+        if self.failover_watch is not None:
+            self.failover_watch.stop()
+            self.failover_watch = None
         if self.fleet is not None:
             self.fleet.stop()
             self.fleet = None
@@ -179,6 +199,9 @@ class Lab:
         if self.aws is not None:
             self.aws.stop()
             self.aws = None
+        if self.isp is not None:
+            self.isp.stop()
+            self.isp = None
         if self.info_file.is_file():
             try:
                 recorded = json.loads(self.info_file.read_text())

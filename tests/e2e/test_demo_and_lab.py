@@ -60,7 +60,9 @@ def test_lab_detached_lifecycle_and_running_against_it(tmp_path: Path) -> None:
         assert info["running"] and all(info["services"].values())
         env = _exports(state / "lab" / "env.sh")
         assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
-        run = migrate("--state-dir", str(state), "run", "playbooks/demo.yml", cwd=REPO, env=env)
+        refused = migrate("--state-dir", str(state), "run", "playbooks/demo.yml", cwd=REPO, env=env)
+        assert refused.returncode == 3 and "--yes" in refused.stderr  # disruptive steps, no terminal
+        run = migrate("--state-dir", str(state), "run", "playbooks/demo.yml", "--yes", cwd=REPO, env=env)
         assert run.returncode == 0, run.stdout + run.stderr
         check = migrate(
             "--state-dir", str(state), "run", "playbooks/demo.yml", "--check", "-l", "edge1", cwd=REPO, env=env

@@ -314,3 +314,21 @@ def test_exit_code_follows_what_actions_raised(
     assert (result.status, result.exit_code) == (status, code)
     if code:
         assert result.errors and result.steps[0].hosts[0].exception is result.errors[0]
+
+
+class ReadOnlyAction(RecordAction):
+    name = "test.readonly"
+    read_only = True
+
+
+register_action(ReadOnlyAction)
+
+
+def test_read_only_action_reports_its_diff_and_never_applies(tmp_path: Path, small_inventory: Path) -> None:
+    result, events = _run(tmp_path, small_inventory, "  - name: look\n    action: test.readonly\n    hosts: r1\n")
+    host = result.steps[0].hosts[0]
+    assert (host.status, host.changed, host.diff) == ("ok", False, "+x")
+    assert {p for _, _, p in RecordAction.calls} == {"plan"}
+    assert any(e.kind == EventKind.DIFF for e in events)
+    checked, _ = _run(tmp_path, small_inventory, "  - name: look\n    action: test.readonly\n    hosts: r1\n", check=True)
+    assert checked.steps[0].hosts[0].status == "changed"  # "would change"

@@ -2,6 +2,7 @@
 
 from .faults import DeviceFaults
 from .ios_model import CliSession, ConfigLoadError, DeviceSpec, DeviceState
+from .ios_oper import RemotePeer, WorldConditions
 from .ssh_server import (
     DeviceFleet,
     SimulatedDevice,
@@ -17,7 +18,9 @@ __all__ = [
     "DeviceFleet",
     "DeviceSpec",
     "DeviceState",
+    "RemotePeer",
     "SimulatedDevice",
+    "WorldConditions",
     "generate_host_key",
     "known_hosts_line",
     "load_or_create_host_key",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .ios_oper import WorldConditions
+
 
 @dataclass
-class DeviceFaults:
+class DeviceFaults(WorldConditions):
     """Misbehaviour to inject; sessions read these attributes on every command.
 
     - `reject_patterns`: regexes; a configuration command matching one (re.search) is
@@ -16,6 +18,11 @@ class DeviceFaults:
     - `drop_after_commands`: close the SSH transport right after the Nth configuration-mode
       command of a session has been answered (session dropped mid-push).
     - `fail_auth`: every authentication attempt fails.
+
+    And the world around the device (`WorldConditions`, read by the operational show commands):
+    - `links_down`: interface names whose link is down (line protocol down although not shut).
+    - `unreachable`: addresses or prefixes that do not answer IP SLA probes (an ISP outage).
+    - `peers_down`: BGP neighbor or tunnel far-end addresses whose far end is down.
     """
 
     reject_patterns: list[str] = field(default_factory=list)
@@ -33,3 +40,6 @@ class DeviceFaults:
         self.delay_seconds = 0.0
         self.drop_after_commands = None
         self.fail_auth = False
+        self.links_down = []
+        self.unreachable = []
+        self.peers_down = []

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
+
+from .ios_oper import RemotePeer, WorldConditions, interface_status, render_exec
 
 INVALID_INPUT = "% Invalid input detected at '^' marker."
 INCOMPLETE = "% Incomplete command."
@@ -46,6 +49,8 @@ class DeviceSpec:
     platform: str = "cisco_ios"
     initial_config: str = ""
     version: str = "17.9.4a"
+    # The far ends the lab simulates (e.g. the AWS side of DX/VPN); see ios_oper.RemotePeer.
+    peers: tuple[RemotePeer, ...] = ()
 
 
 @dataclass(eq=False)
@@ -141,6 +146,7 @@ class ModeDef:
     order: tuple[tuple[str, float], ...] = ()  # rendering rank of children (regex, rank)
     footer: str | None = None  # rendered after the section's children
     placeholder: tuple[str, str] | None = None  # (regex, line) rendered when no child matches
+    sort_key: Callable[[str], Any] | None = None  # IOS's order within a rank (e.g. neighbors by address)
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,7 @@ class Grammar:
     exec_commands: tuple[ExecCommand, ...]
     top_order: tuple[tuple[str, float], ...]
     interface_types: tuple[str, ...]
+    top_sort_key: Callable[[str], Any] | None = None
 
 
 def _route_map(m: re.Match[str]) -> str:
@@ -344,6 +351,60 @@ _TOP_ORDER = (
     (r"ntp ", 19),
 )
 
+# -- IOS's order within a rank: what makes `show running-config` canonical, so that a config
+# restored line by line (a rollback) prints exactly as it did before ---------------------------
+
+_IF_TYPE_RANK = ("Loopback", "Port-channel", "Tunnel")
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", text))
+
+
+def _interface_key(name: str) -> tuple[Any, ...]:
+    kind = re.match(r"[A-Za-z-]+", name)
+    word = kind.group() if kind else name
+    rank = _IF_TYPE_RANK.index(word) if word in _IF_TYPE_RANK else len(_IF_TYPE_RANK)
+    return (rank, word if rank == len(_IF_TYPE_RANK) else "", _numbers(name))
+
+
+def _ios_top_key(text: str) -> tuple[Any, ...]:
+    """Secondary sort key of a top-level line: interfaces by type and number, named objects by name."""
+    if m := re.match(r"interface (\S+)", text):
+        return _interface_key(m[1])
+    if m := re.match(r"route-map (\S+) \S+ (\d+)", text):
+        return (m[1], int(m[2]))
+    if m := re.match(r"ip prefix-list (\S+) (?:seq (\d+)|description)", text):
+        return (m[1], int(m[2] or -1))
+    if m := re.match(r"ip sla (?:(schedule) )?(\d+)", text):
+        return (int(m[2]), 1 if m[1] else 0)
+    if m := re.match(r"track (\d+)", text):
+        return (int(m[1]),)
+    if m := re.match(r"ip route (?:vrf (\S+) )?(\S+) (\S+)", text):
+        return (m[1] or "", _numbers(m[2]), _numbers(m[3]), text)
+    if m := re.match(r"crypto (?:ikev2|ipsec) \S+ (\S+)", text):
+        return (m[1],)
+    return ()
+
+
+_NEIGHBOR_ATTR_ORDER = (
+    "remote-as", "peer-group", "description", "ebgp-multihop", "password", "shutdown", "update-source",
+    "timers", "fall-over", "activate", "send-community", "next-hop-self", "allowas-in",
+    "soft-reconfiguration", "default-originate", "weight", "maximum-prefix", "prefix-list", "route-map",
+)  # fmt: skip
+
+
+def _bgp_key(text: str) -> tuple[Any, ...]:
+    """Neighbors grouped per peer (by address), attributes in IOS order; networks by address."""
+    if m := re.match(r"neighbor (\S+) (\S+)(?: \S+)?(?: (in|out))?", text):
+        peer = _numbers(m[1]) if re.fullmatch(r"[\d.]+", m[1]) else (1 << 32, m[1])
+        attr = _NEIGHBOR_ATTR_ORDER.index(m[2]) if m[2] in _NEIGHBOR_ATTR_ORDER else len(_NEIGHBOR_ATTR_ORDER)
+        return (peer, attr, m[3] or "")
+    if m := re.match(r"network (\S+)", text):
+        return (_numbers(m[1]),)
+    return ()
+
+
 _IOS_MODES = (
     ModeDef(
         "config",
@@ -395,6 +456,7 @@ _IOS_MODES = (
         negatable=(r"neighbor \S+",),
         cascade_no=(r"neighbor \S+",),
         order=((r"bgp ", 0), (r"timers ", 0.5), (r"neighbor ", 1), (r"network ", 2), (r"redist", 3)),
+        sort_key=_bgp_key,
     ),
     ModeDef(
         "config-router-af",
@@ -404,6 +466,7 @@ _IOS_MODES = (
         exit_words=("exit", "exit-address-family"),
         order=((r"network ", 0), (r"redist", 1), (r"neighbor ", 2), (r"maximum-paths", 3)),
         footer="exit-address-family",
+        sort_key=_bgp_key,
     ),
     ModeDef(
         "config-route-map",
@@ -566,6 +629,13 @@ _IOS_EXEC = (
     ExecCommand(("write",), "write"),
     ExecCommand(("write", "memory"), "write"),
     ExecCommand(("copy", "running-config", "startup-config"), "copy"),
+    ExecCommand(("show", "ip", "bgp", "summary"), "oper:bgp_summary", privileged=False),
+    ExecCommand(("show", "bfd", "neighbors"), "oper:bfd", privileged=False),
+    ExecCommand(("show", "bfd", "neighbors", "details"), "oper:bfd_details", privileged=False),
+    ExecCommand(("show", "ip", "sla", "summary"), "oper:sla_summary", privileged=False),
+    ExecCommand(("show", "track"), "oper:track", privileged=False),
+    ExecCommand(("show", "track", "<n>"), "oper:track", privileged=False),
+    ExecCommand(("show", "ip", "route"), "oper:route", privileged=False),
 )
 
 CISCO_IOS = Grammar(
@@ -573,6 +643,7 @@ CISCO_IOS = Grammar(
     modes={m.name: m for m in _IOS_MODES},
     exec_commands=_IOS_EXEC,
     top_order=_TOP_ORDER,
+    top_sort_key=_ios_top_key,
     interface_types=(
         "GigabitEthernet",
         "TenGigabitEthernet",
@@ -612,10 +683,20 @@ def _rank(text: str, order: Iterable[tuple[str, float]], default: float) -> floa
 class DeviceState:
     """Running and startup configuration of one device, shared by all its sessions."""
 
-    def __init__(self, spec: DeviceSpec, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        spec: DeviceSpec,
+        clock: Callable[[], float] = time.monotonic,
+        conditions: WorldConditions | None = None,
+    ) -> None:
         self.spec = spec
         self.grammar = grammar_for(spec.platform)
         self.clock = clock
+        # The world around the device (links down, unreachable probe targets, peers down) and the far
+        # ends it talks to; `oper` remembers when each session/track last changed (see ios_oper).
+        self.conditions = conditions if conditions is not None else WorldConditions()
+        self.peers: dict[str, RemotePeer] = {p.address: p for p in spec.peers}
+        self.oper: dict[str, Any] = {}
         self.booted_at = clock()
         self.root = ConfigNode("", mode="config")
         self.root.children.append(ConfigNode(f"hostname {spec.name}", key="hostname"))
@@ -677,7 +758,7 @@ class DeviceState:
     def _render_top(self) -> list[str]:
         out: list[str] = []
         previous: float | None = None
-        for node in self._sorted(self.root.children, self.grammar.top_order, 10.5):
+        for node in self._sorted(self.root.children, self.grammar.top_order, 10.5, self.grammar.top_sort_key):
             rank = _rank(node.text, self.grammar.top_order, 10.5)
             if previous is not None and rank != previous and out[-1] != "!":
                 out.append("!")
@@ -698,7 +779,7 @@ class DeviceState:
             children.append(ConfigNode(mode.placeholder[1]))
         lines = [c for c in children if c.mode is None]
         sections = [c for c in children if c.mode is not None]
-        for child in self._sorted(lines, mode.order, 6.5):
+        for child in self._sorted(lines, mode.order, 6.5, mode.sort_key):
             out.append(" " * (depth + 1) + child.text)
         for child in sections:
             child_mode = self.grammar.modes[child.mode or ""]
@@ -713,9 +794,17 @@ class DeviceState:
         return out
 
     @staticmethod
-    def _sorted(nodes: list[ConfigNode], order: Iterable[tuple[str, float]], default: float) -> list[ConfigNode]:
+    def _sorted(
+        nodes: list[ConfigNode],
+        order: Iterable[tuple[str, float]],
+        default: float,
+        secondary: Callable[[str], Any] | None = None,
+    ) -> list[ConfigNode]:
         order = tuple(order)
-        return sorted(nodes, key=lambda n: _rank(n.text, order, default))
+        if secondary is None:
+            return sorted(nodes, key=lambda n: _rank(n.text, order, default))
+        # Lines whose shape has no secondary key keep their configuration order (stable sort).
+        return sorted(nodes, key=lambda n: (_rank(n.text, order, default), secondary(n.text)))
 
 
 def _short_version(version: str) -> str:
@@ -790,14 +879,14 @@ def render_show_version(state: DeviceState) -> str:
 def render_ip_interface_brief(state: DeviceState) -> str:
     """`show ip interface brief` from the configured interfaces."""
     rows = ["Interface              IP-Address      OK? Method Status                Protocol"]
-    for node in state.interfaces():
+    statuses = interface_status(state)
+    for node in sorted(state.interfaces(), key=lambda n: _interface_key(n.text.split(" ", 1)[1])):
         name = node.text.split(" ", 1)[1]
         address = next(
             (c.text.split()[2] for c in node.children if c.key == "ip address" and c.text != "ip address dhcp"),
             "unassigned",
         )
-        shut = node.child("shutdown") is not None
-        status, proto = ("administratively down", "down") if shut else ("up", "up")
+        status, proto = statuses.get(name, ("up", "up"))
         method = "manual" if address != "unassigned" else "unset"
         rows.append(f"{name:<23}{address:<16}YES {method:<7}{status:<22}{proto}")
     return "\n".join(rows)
@@ -986,6 +1075,8 @@ class CliSession:
         if action == "copy":
             self.pending = "copy"
             return ""
+        if action.startswith("oper:"):
+            return render_exec(device, action[5:], args)
         return ""  # noop: terminal settings
 
     def _show_run_interface(self, name: str, prompt: str, column: int) -> str:

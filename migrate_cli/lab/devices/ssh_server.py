@@ -23,6 +23,7 @@ import paramiko
 
 from .faults import DeviceFaults
 from .ios_model import CliSession, DeviceSpec, DeviceState
+from .ios_oper import RemotePeer
 
 log = logging.getLogger(__name__)
 # paramiko logs peer resets (e.g. a client refusing our host key) at ERROR; keep them in our
@@ -118,7 +119,7 @@ class SimulatedDevice:
         self.host_key = host_key
         self.port = 0
         self.commands_received: list[str] = []
-        self._state = DeviceState(spec)
+        self._state = DeviceState(spec, conditions=self.faults)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._listener: socket.socket | None = None
@@ -205,6 +206,16 @@ class SimulatedDevice:
         """Startup configuration text (what `write memory` saved)."""
         with self._lock:
             return self._state.startup
+
+    def set_peer(self, peer: RemotePeer) -> None:
+        """Declare (or replace) the simulated far end at `peer.address` (e.g. the AWS side of a session)."""
+        with self._lock:
+            self._state.peers[peer.address] = peer
+
+    def show(self, command: str) -> str:
+        """Run an exec command on the device's CLI model directly (for tests and the lab's own checks)."""
+        with self._lock:
+            return CliSession(self._state, privileged=True).execute(command)
 
     def set_host_key(self, key: paramiko.PKey) -> None:
         """Present `key` to new connections (simulates a replaced or re-keyed device)."""
