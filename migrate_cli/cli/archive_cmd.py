@@ -75,12 +75,12 @@ def archive_apply(
     check: Check = False,
 ) -> None:
     """Add or update the lifecycle rule that archives a prefix; other rules of the bucket are kept."""
-    from migrate_cli.transfer.backup.one_step import params_from, run_one_step
+    from migrate_cli.core.oneshot import params_from, run_action
     from migrate_cli.transfer.backup_actions import ArchiveRuleAction, ArchiveRuleParams
 
     settings = settings_of(ctx)
     params = params_from(ArchiveRuleParams, {"url": url, "to": to, "after": after, "expire": expire}, NAMES)
-    res = run_one_step(
+    res = run_action(
         settings, ArchiveRuleAction, params, title="archive apply", step_name=f"archive rule for {url}",
         check=check, sinks=transfer_sinks(settings) if settings.json else [],
     )  # fmt: skip
@@ -90,12 +90,12 @@ def archive_apply(
 @archive_app.command("remove")
 def archive_remove(ctx: typer.Context, url: Url, check: Check = False) -> None:
     """Remove the lifecycle rule migrate-cli owns for a prefix; other rules are kept."""
-    from migrate_cli.transfer.backup.one_step import params_from, run_one_step
+    from migrate_cli.core.oneshot import params_from, run_action
     from migrate_cli.transfer.backup_actions import ArchiveRuleAction, ArchiveRuleParams
 
     settings = settings_of(ctx)
     params = params_from(ArchiveRuleParams, {"url": url, "remove": True}, NAMES)
-    res = run_one_step(
+    res = run_action(
         settings, ArchiveRuleAction, params, title="archive remove", step_name=f"remove archive rule for {url}",
         check=check, sinks=transfer_sinks(settings) if settings.json else [],
     )  # fmt: skip
@@ -127,12 +127,12 @@ def archive_now(
     workers: Workers = 8,
 ) -> None:
     """Move objects older than DAYS to a storage class now (each copied onto itself)."""
-    from migrate_cli.transfer.backup.one_step import params_from, run_one_step
+    from migrate_cli.core.oneshot import params_from, run_action
     from migrate_cli.transfer.backup_actions import ArchiveNowAction, ArchiveNowParams
 
     settings = settings_of(ctx)
     params = params_from(ArchiveNowParams, {"url": url, "to": to, "older_than": older_than, "workers": workers}, NAMES)
-    res = run_one_step(
+    res = run_action(
         settings, ArchiveNowAction, params, title="archive now", step_name=f"move {url} to {params.to}",
         check=check, sinks=transfer_sinks(settings) if settings.json else [],
     )  # fmt: skip
@@ -191,7 +191,7 @@ def archive_restore(
 
     Exit 1 if a request failed or, with --wait, an object is still being restored at the timeout.
     """
-    from migrate_cli.transfer.backup.one_step import params_from, run_one_step
+    from migrate_cli.core.oneshot import params_from, run_action
     from migrate_cli.transfer.backup_actions import ArchiveRestoreAction, ArchiveRestoreParams
 
     settings = settings_of(ctx)
@@ -200,7 +200,7 @@ def archive_restore(
         "workers": workers,
     }  # fmt: skip
     params = params_from(ArchiveRestoreParams, values, NAMES)
-    res = run_one_step(
+    res = run_action(
         settings, ArchiveRestoreAction, params, title="archive restore", step_name=f"restore {url}",
         check=check, sinks=_wait_sinks(settings, wait, interval),
     )  # fmt: skip

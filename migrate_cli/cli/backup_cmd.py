@@ -155,15 +155,15 @@ def backup_run(
 
     Exit 0 ok, 1 failed or partial, 2 bad config, 3 another backup is running.
     """
+    from migrate_cli.core.oneshot import run_action
     from migrate_cli.transfer.backup.config import BackupParams, load_backup_config
     from migrate_cli.transfer.backup.locking import backup_lock
-    from migrate_cli.transfer.backup.one_step import run_one_step
     from migrate_cli.transfer.backup_actions import BackupAction
 
     settings = settings_of(ctx)
     cfg = load_backup_config(config)
     params = BackupParams(config=str(config), as_of=_as_of(as_of))
-    res = run_one_step(
+    res = run_action(
         settings,
         BackupAction,
         params,
@@ -244,8 +244,8 @@ def backup_restore(
     workers: Annotated[int, typer.Option("--workers", help="Parallel downloads.")] = 8,
 ) -> None:
     """Restore a snapshot into DEST and verify every file's SHA-256."""
+    from migrate_cli.core.oneshot import run_action
     from migrate_cli.transfer.backup.config import load_backup_config
-    from migrate_cli.transfer.backup.one_step import run_one_step
     from migrate_cli.transfer.backup_actions import BackupRestoreAction, BackupRestoreParams
 
     settings = settings_of(ctx)
@@ -253,7 +253,7 @@ def backup_restore(
     if workers < 1:
         raise ConfigError(f"--workers: must be 1 or more, got {workers}")
     params = BackupRestoreParams(config=str(config), date=day, dest=str(dest), force=force, workers=workers)
-    res = run_one_step(
+    res = run_action(
         settings,
         BackupRestoreAction,
         params,

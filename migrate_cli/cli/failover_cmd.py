@@ -15,6 +15,7 @@ from migrate_cli.cli.run_cmd import write_report
 from migrate_cli.core.errors import ConfigError, SafetyRefusal
 from migrate_cli.core.events import Sink
 from migrate_cli.core.inventory import load_inventory
+from migrate_cli.core.oneshot import OneStepRun, run_action
 from migrate_cli.core.runner import new_run_id
 from migrate_cli.core.settings import Settings
 from migrate_cli.failover.actions import (
@@ -28,7 +29,6 @@ from migrate_cli.failover.actions import (
 )
 from migrate_cli.failover.check import SiteVerdict
 from migrate_cli.failover.model import find_link, load_edges
-from migrate_cli.failover.runstep import StepRun, run_step
 
 failover_app = typer.Typer(
     help="Multi-ISP failover: check it is armed, prove it with a timed drill, or steer a Linux edge (watch).",
@@ -114,7 +114,7 @@ def check_command(
     params = _params(CheckParams, {"limit": limit, "count": count}, {"limit": "--limit", "count": "--count"})
     load_edges(inventory, limit)  # bad uplink data: exit 2 before anything runs
     sinks: list[Sink] = [PlainSink(verbose=True)] if settings.verbose and not as_json else []
-    run = run_step(settings, inventory, FailoverCheckAction, params, title="failover check", sinks=sinks)
+    run = run_action(settings, FailoverCheckAction, params, inventory=inventory, title="failover check", sinks=sinks)
     if isinstance(run.error, ConfigError):
         raise run.error
     verdicts: list[SiteVerdict] | None = None
@@ -182,11 +182,11 @@ def drill_command(
             raise SafetyRefusal("drill not confirmed: nothing was done")
     run_id = new_run_id()
     try:
-        run = run_step(
+        run = run_action(
             settings,
-            inventory,
             FailoverDrillAction,
             params,
+            inventory=inventory,
             title=f"failover drill of {link}",
             disruptive=True,
             yes=True,  # confirmed above
@@ -210,7 +210,7 @@ def _reports(settings: Settings, run_id: str) -> str | None:
     return str(report)
 
 
-def _render_drill(settings: Settings, run: StepRun) -> None:
+def _render_drill(settings: Settings, run: OneStepRun) -> None:
     report = _reports(settings, run.result.run_id)
     if settings.json:
         typer.echo(json.dumps({"run_id": run.result.run_id, "result": run.applied, "report": report}, default=str))
@@ -260,8 +260,14 @@ def watch_command(
     )
     inventory = load_inventory(settings.inventory_dir)
     load_edges(inventory, limit)
-    run = run_step(
-        settings, inventory, FailoverWatchAction, params, title="failover watch", yes=True, sinks=_event_sinks(settings)
+    run = run_action(
+        settings,
+        FailoverWatchAction,
+        params,
+        inventory=inventory,
+        title="failover watch",
+        yes=True,
+        sinks=_event_sinks(settings),
     )
     if run.error is not None:
         raise run.error

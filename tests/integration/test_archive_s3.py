@@ -18,13 +18,13 @@ from migrate_cli.aws.session import client
 from migrate_cli.core.actions import TaskContext
 from migrate_cli.core.errors import ConfigError, OperationFailed
 from migrate_cli.core.execute import execute_playbook
+from migrate_cli.core.oneshot import run_action
 from migrate_cli.core.runner import RunOptions
 from migrate_cli.core.settings import Settings
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.archive.lifecycle import build_rule, plan_rule, read_lifecycle, verify_rules, write_lifecycle
 from migrate_cli.transfer.archive.move import move_objects, select_objects
 from migrate_cli.transfer.archive.status import select_archived
-from migrate_cli.transfer.backup.one_step import run_one_step
 from migrate_cli.transfer.backup.s3util import S3Location
 from migrate_cli.transfer.backup_actions import (
     ArchiveRestoreAction,
@@ -279,22 +279,22 @@ def test_restore_requests_and_status(s3: Any, bucket: str, tmp_path: Path) -> No
 
     settings = Settings(state_dir=tmp_path / "state")
     expedited = ArchiveRestoreParams(url=f"s3://{bucket}/arch/", days=2, tier="Expedited")
-    refused = run_one_step(settings, ArchiveRestoreAction, expedited, title="t", step_name="s", check=False)
+    refused = run_action(settings, ArchiveRestoreAction, expedited, title="t", step_name="s", check=False)
     assert isinstance(refused.error, ConfigError) and refused.exit_code == 2
     assert "not available for DEEP_ARCHIVE" in str(refused.error)
     assert "Restore" not in s3.head_object(Bucket=bucket, Key="arch/one")  # nothing was requested
 
     params = ArchiveRestoreParams(url=f"s3://{bucket}/arch/", days=2, tier="Bulk", wait=True, interval=0.1)
-    checked = run_one_step(settings, ArchiveRestoreAction, params, title="t", step_name="s", check=True)
+    checked = run_action(settings, ArchiveRestoreAction, params, title="t", step_name="s", check=True)
     assert checked.exit_code == 0 and checked.data["archived"] == 2
     assert "Restore" not in s3.head_object(Bucket=bucket, Key="arch/one")
 
-    done = run_one_step(settings, ArchiveRestoreAction, params, title="t", step_name="s", check=False)
+    done = run_action(settings, ArchiveRestoreAction, params, title="t", step_name="s", check=False)
     assert done.exit_code == 0, done.host
     results = {r["key"]: r for r in done.data["results"]}
     assert set(results) == {"arch/one", "arch/two"}
     assert all(r["status"] == "restored" and r["expiry"] for r in results.values())
     assert s3.get_object(Bucket=bucket, Key="arch/one")["Body"].read() == b"1"
 
-    again = run_one_step(settings, ArchiveRestoreAction, params, title="t", step_name="s", check=False)
+    again = run_action(settings, ArchiveRestoreAction, params, title="t", step_name="s", check=False)
     assert {r["request"] for r in again.data["results"]} == {"already restored (days extended)"}

@@ -18,12 +18,12 @@ from migrate_cli.core.events import Event, EventKind
 from migrate_cli.core.execute import execute_playbook
 from migrate_cli.core.journal import Journal
 from migrate_cli.core.lock import StateLock
+from migrate_cli.core.oneshot import run_action
 from migrate_cli.core.runner import RunOptions
 from migrate_cli.core.settings import Settings
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.backup.config import BackupParams
 from migrate_cli.transfer.backup.locking import backup_lock, backup_lock_held
-from migrate_cli.transfer.backup.one_step import run_one_step
 from migrate_cli.transfer.backup.s3util import S3Location
 from migrate_cli.transfer.backup.store import BackupStore
 from migrate_cli.transfer.backup_actions import BackupAction
@@ -106,7 +106,7 @@ def test_one_step_run_is_one_journal_entry_with_throttled_progress(
     seen: list[Event] = []
     params = BackupParams(source=str(source), destination=f"s3://{bucket}/p", as_of=date(2026, 5, 1))
     for _ in range(2):
-        res = run_one_step(
+        res = run_action(
             settings, BackupAction, params, title="backup", step_name="back up", check=False,
             sinks=[seen.append], guard=backup_lock(settings.state_dir),
         )  # fmt: skip
@@ -130,13 +130,13 @@ def test_lock_held_refuses_before_anything_happens(s3: Any, bucket: str, source:
     params = BackupParams(source=str(source), destination=f"s3://{bucket}/p")
     with StateLock(settings.state_dir, "backup", purpose="migrate backup run (cron)"):
         with pytest.raises(SafetyRefusal, match="lock 'backup' is held by pid") as err:
-            run_one_step(
+            run_action(
                 settings, BackupAction, params, title="backup", step_name="s", check=False,
                 guard=backup_lock(settings.state_dir),
             )  # fmt: skip
         assert err.value.exit_code == 3
         # inside a playbook the step takes the lock itself before writing: it fails, nothing is written
-        res = run_one_step(settings, BackupAction, params, title="backup", step_name="s", check=False)
+        res = run_action(settings, BackupAction, params, title="backup", step_name="s", check=False)
         assert res.exit_code == 3 and isinstance(res.error, SafetyRefusal)
     assert BackupStore(S3Location(bucket, "p"), s3).list_snapshots() == []
     journal = Journal.in_state_dir(settings.state_dir)
@@ -154,7 +154,7 @@ def test_a_lifecycle_rule_that_would_expire_store_objects_is_warned_about(
     settings = Settings(state_dir=tmp_path / "state")
     seen: list[Event] = []
     params = BackupParams(source=str(source), destination=f"s3://{bucket}/p")
-    res = run_one_step(settings, BackupAction, params, title="backup", step_name="s", check=True, sinks=[seen.append])
+    res = run_action(settings, BackupAction, params, title="backup", step_name="s", check=True, sinks=[seen.append])
     assert res.exit_code == 0
     assert "lifecycle rule(s) purge" in res.data["warnings"][0]
     assert any(e.kind == EventKind.MESSAGE and e.message.startswith("warning: lifecycle rule(s) purge") for e in seen)

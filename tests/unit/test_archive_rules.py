@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from migrate_cli.core.errors import ConfigError
+from migrate_cli.core.oneshot import params_from
 from migrate_cli.transfer.archive.lifecycle import (
     build_rule,
     describe_rule,
@@ -19,7 +20,6 @@ from migrate_cli.transfer.archive.lifecycle import (
     same_rules,
 )
 from migrate_cli.transfer.archive.status import RestoreState, check_tier, parse_restore, wait_for_restores
-from migrate_cli.transfer.backup.one_step import params_from
 from migrate_cli.transfer.backup.s3util import S3Location, check_storage_class, parse_s3_url
 from migrate_cli.transfer.backup_actions import ArchiveNowParams, ArchiveRestoreParams, ArchiveRuleParams
 

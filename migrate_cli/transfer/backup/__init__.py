@@ -2,6 +2,6 @@
 
 Modules (imported on use, so `migrate --help` stays fast): `config` (BackupConfig, load_backup_config),
 `store` (BackupStore: objects, manifests), `snapshot` (plan_backup, run_backup, retention), `restore`
-(restore_snapshot), `locking` (backup_lock), `one_step` (run an action as a journalled one-step run).
+(restore_snapshot), `locking` (backup_lock).
 The playbook actions are in `migrate_cli.transfer.backup_actions`.
 """
