@@ -21,7 +21,7 @@ from migrate_cli.cli.run_cmd import render_result, sinks_for, write_report
 from migrate_cli.core.errors import OperationFailed, SafetyRefusal
 from migrate_cli.core.execute import execute_playbook
 from migrate_cli.core.runner import RunOptions
-from migrate_cli.lab.manager import Lab, LabInfo, read_info
+from migrate_cli.lab.info import LabInfo, read_info
 
 lab_app = typer.Typer(
     help="The embedded lab: local AWS endpoint, simulated SSH devices, authoritative DNS.",
@@ -59,6 +59,8 @@ def lab_up(
     if detach:
         _detach(settings.state_dir, lab_inventory)
         return
+    from migrate_cli.lab.manager import Lab  # the lab's servers load only when a lab starts
+
     lab = Lab(lab_inventory, settings.state_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -162,6 +164,8 @@ def demo_command(
 ) -> None:
     """Start the lab, run the sample cutover playbook against it, write a report, stop the lab."""
     settings = settings_of(ctx)
+    from migrate_cli.lab.manager import Lab  # the lab's servers load only when a lab starts
+
     lab = Lab(lab_inventory, settings.state_dir)
     out = console()
     with lab:

@@ -77,6 +77,7 @@ class Journal:
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode, without an fsync per event
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 

@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +18,15 @@ from migrate_cli.dns.route53_source import LabDns
 from migrate_cli.failover.service import WatcherProcess
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.lab.devices import DeviceFleet, DeviceSpec
-from migrate_cli.lab.dns_server import AuthoritativeServer, Zone
 from migrate_cli.lab.devices.base_config import lab_connectivity_secrets, lab_initial_config
+from migrate_cli.lab.dns_server import AuthoritativeServer, Zone
+from migrate_cli.lab.info import LabInfo
 from migrate_cli.lab.netns import IspLab
 from migrate_cli.lab.netns import available as netns_unavailable_reason
 
 PASSWORD_ENV = "MIGRATE_LAB_PASSWORD"
 ENABLE_ENV = "MIGRATE_LAB_ENABLE"
 INVENTORY_FILES = ("hosts.yaml", "groups.yaml", "defaults.yaml")
-
-
-@dataclass
-class LabInfo:
-    """What is running, where: written to STATE_DIR/lab/lab.json for `lab status` and `lab down`."""
-
-    pid: int
-    started: float
-    aws_url: str
-    region: str
-    dns_zone: str
-    dns_servers: list[str]
-    devices: dict[str, int]
-    inventory: str
-    env_file: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Lab:
@@ -135,7 +119,10 @@ class Lab:
             devices={name: dev.port for name, dev in self.fleet.devices.items()},
             inventory=str(self.runtime_inventory.resolve()),
             env_file=str(self.env_file.resolve()),
-            extra={"dns_hosted_zone": self.lab_dns.hosted_zone_id, "dns_faults_file": str(self.dir / "dns-faults.json")},
+            extra={
+                "dns_hosted_zone": self.lab_dns.hosted_zone_id,
+                "dns_faults_file": str(self.dir / "dns-faults.json"),
+            },
         )
         self._write_env_file()
         self.info_file.write_text(json.dumps(self.info.__dict__, indent=2))
@@ -216,21 +203,3 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def read_info(state_dir: Path) -> LabInfo | None:
-    """The running lab recorded in STATE_DIR/lab/lab.json, if its process is alive."""
-    path = state_dir / "lab" / "lab.json"
-    if not path.is_file():
-        return None
-    try:
-        info = LabInfo(**json.loads(path.read_text()))
-    except (ValueError, TypeError):
-        return None
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return info
