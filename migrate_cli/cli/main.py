@@ -13,6 +13,7 @@ from migrate_cli import __version__
 from migrate_cli.cli.archive_cmd import archive_app
 from migrate_cli.cli.aws_cmd import aws_app
 from migrate_cli.cli.backup_cmd import backup_app
+from migrate_cli.cli.data_cmd import data_app
 from migrate_cli.cli.domain_cmd import domain_app
 from migrate_cli.cli.failover_cmd import failover_app
 from migrate_cli.cli.iam_cmd import iam_app
@@ -80,6 +81,7 @@ app.add_typer(domain_app, name="domain")
 app.add_typer(failover_app, name="failover")
 app.add_typer(backup_app, name="backup")
 app.add_typer(archive_app, name="archive")
+app.add_typer(data_app, name="data")
 app.add_typer(iam_app, name="iam")
 app.command("demo")(demo_command)
 app.command("init")(init_command)
@@ -94,9 +96,8 @@ def run() -> None:
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("migrate: interrupted", err=True)
         sys.stdout.flush()
-        sys.stderr.flush()
+        os.write(2, b"migrate: interrupted\n")
         # Everything that must be undone already ran while the exception unwound; do not wait for worker
         # threads still blocked on a device or an endpoint.
         os._exit(EXIT_INTERRUPTED)

@@ -94,6 +94,7 @@ BUILTIN_ACTIONS: dict[str, str] = {
     "domain.verify": "migrate_cli.dns.domain_actions:DomainVerifyAction",
     "failover.check": "migrate_cli.failover.actions:FailoverCheckAction",
     "failover.drill": "migrate_cli.failover.actions:FailoverDrillAction",
+    "data.copy": "migrate_cli.transfer.actions:DataCopyAction",
     "data.backup": "migrate_cli.transfer.backup_actions:BackupAction",
     "data.archive": "migrate_cli.transfer.backup_actions:ArchiveRuleAction",
     "iam.apply": "migrate_cli.iam.action:IamApplyAction",

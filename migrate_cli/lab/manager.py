@@ -23,10 +23,12 @@ from migrate_cli.lab.dns_server import AuthoritativeServer, Zone
 from migrate_cli.lab.info import LabInfo
 from migrate_cli.lab.netns import IspLab
 from migrate_cli.lab.netns import available as netns_unavailable_reason
+from migrate_cli.transfer.sample import write_sample_site
 
 PASSWORD_ENV = "MIGRATE_LAB_PASSWORD"
 ENABLE_ENV = "MIGRATE_LAB_ENABLE"
 INVENTORY_FILES = ("hosts.yaml", "groups.yaml", "defaults.yaml")
+SITE_BUCKET = "lab-site"  # the bucket the demo copies the sample site into
 
 
 class Lab:
@@ -39,6 +41,7 @@ class Lab:
         self.known_hosts = self.dir / "known_hosts"
         self.env_file = self.dir / "env.sh"
         self.info_file = self.dir / "lab.json"
+        self.sample_site = self.dir / "sample-site"
         self.config = self._load_config()
         self.aws: LocalAwsEndpoint | None = None
         self.dns_servers: list[AuthoritativeServer] = []
@@ -77,6 +80,8 @@ class Lab:
         region = str(self.config.get("aws", {}).get("region", "us-east-1"))
         self.aws = LocalAwsEndpoint(region=region)
         aws_url = self.aws.start()
+        write_sample_site(self.sample_site)
+        self._create_bucket(SITE_BUCKET)
 
         dns_conf = self.config.get("dns", {})
         origin = str(dns_conf.get("zone", "lab.migrate.test."))
@@ -128,6 +133,19 @@ class Lab:
         self.info_file.write_text(json.dumps(self.info.__dict__, indent=2))
         return self.info
 
+    def _create_bucket(self, name: str) -> None:
+        import boto3
+
+        assert self.aws is not None
+        env = self.aws.env()
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        ).create_bucket(Bucket=name)
+
     def env(self) -> dict[str, str]:
         """Environment for tools pointed at the lab: AWS endpoint, dummy credentials, device secrets."""
         assert self.aws is not None
@@ -164,6 +182,7 @@ class Lab:
         defaults.setdefault("data", {})["lab"] = {
             "aws": {"endpoint_url": aws_url, "region": region},
             "dns": {"zone": zone, "nameservers": nameservers},
+            "data": {"bucket": SITE_BUCKET, "sample_site": str(self.sample_site.resolve())},
         }
         header = "# Written by `migrate lab up`: the lab inventory with the ports of this lab run.\n"
         for file_name, content in zip(INVENTORY_FILES, (hosts, groups or {}, defaults), strict=True):

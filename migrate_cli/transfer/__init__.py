@@ -11,4 +11,6 @@ Layers, each in its own module:
   engine      the concurrent, retrying, resumable executor of a plan
   progress    rich progress on a TTY, periodic plain lines without one
   service     validate -> open -> plan -> apply, shared by the CLI and the `data.copy` action
+  command     `migrate data copy` as a one-step playbook run; actions: the `data.copy` action
+  backup/, archive/, backup_actions: daily backups and Glacier archiving (their own modules)
 """

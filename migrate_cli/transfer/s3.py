@@ -1,0 +1,581 @@
+"""The S3 store: any S3-compatible endpoint through the standard configuration (AWS_ENDPOINT_URL, profiles).
+
+Writes: every object carries `x-amz-checksum-sha256` (every part of a multipart upload too, and the upload is
+created with ChecksumAlgorithm=SHA256, so the object's checksum is S3's COMPOSITE of the part checksums),
+the source mtime in `x-amz-meta-mtime` (nanosecond decimal seconds, as rclone writes it) and, for multipart,
+the part size in `x-amz-meta-migrate-part-size` so readers can verify the composite. After each write the
+server's answer is checked: the ETag must be the MD5 of what we sent (single part / each part / MD5-of-MD5s
+for the whole; not with SSE-KMS, whose ETags are not MD5s) and any SHA-256 the server reports must be ours.
+Reads: a whole-object GET is checked against the stored SHA-256 (or the ETag's MD5); ranged parts are
+checked at the end through the composite. A mismatch raises IntegrityError, which the engine retries.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from migrate_cli.aws.session import aws_call, aws_errors, client, make_session
+from migrate_cli.core.errors import ConfigError, OperationFailed
+from migrate_cli.transfer.checksums import (
+    MTIME_META,
+    PART_SIZE_META,
+    Expected,
+    StreamDigest,
+    b64,
+    clean_etag,
+    composite_sha256,
+    etag_is_md5,
+    etag_parts,
+    guess_part_size,
+    multipart_etag,
+    part_count,
+)
+from migrate_cli.transfer.location import Location
+from migrate_cli.transfer.retry import IntegrityError, PermanentError, TransientError
+from migrate_cli.transfer.s3http import S3Http, S3HttpError
+from migrate_cli.transfer.sources import (
+    Entry,
+    Listing,
+    PartDone,
+    PartWriter,
+    Payload,
+    ReadResult,
+    Store,
+    WriteInfo,
+    payload_length,
+)
+
+STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
+ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
+SSE_MODES = ("AES256", "aws:kms")
+CONTROL_RETRIES = 8
+LIST_WORKERS = 8
+_clients: dict[tuple[str | None, tuple[tuple[str, str], ...]], tuple[boto3.Session, Any]] = {}
+_clients_lock = threading.Lock()
+
+
+def s3_client(region: str | None = None, max_pool: int = 64) -> tuple[boto3.Session, Any]:
+    """(session, client) for S3 with transfer-friendly retries; cached per region and AWS environment."""
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    with _clients_lock:
+        found = _clients.get((region, env))
+        if found is None:
+            session = make_session(region=region)
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": CONTROL_RETRIES},
+                max_pool_connections=max_pool,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            found = (session, client("s3", session=session, config=config))
+            _clients[(region, env)] = found
+        return found
+
+
+def validates_checksums(endpoint_url: str) -> bool:
+    """Amazon S3 itself rejects a body that does not match its x-amz-checksum-sha256 (BadDigest), so the
+    SHA-256 we send is verified by the server. Other S3-compatible servers may store it unchecked (moto,
+    rclone serve s3 do): there the ETag (the server's MD5 of what it stored) is compared with ours."""
+    host = urlsplit(endpoint_url).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn")) and ".s3" in f".{host}"
+
+
+def format_mtime(mtime_ns: int) -> str:
+    return f"{mtime_ns // 1_000_000_000}.{mtime_ns % 1_000_000_000:09d}"
+
+
+def parse_mtime(text: str | None) -> int | None:
+    """x-amz-meta-mtime ('1700000000.123456789', as rclone writes it) -> ns; None when absent or garbled."""
+    if not text:
+        return None
+    whole, _, frac = text.strip().partition(".")
+    try:
+        return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+    except ValueError:
+        return None
+
+
+def expected_from(headers: dict[str, str], size: int) -> Expected:
+    """What an object must hash to, from HEAD/GET reply headers."""
+    etag = clean_etag(headers.get("etag"))
+    kms = headers.get("x-amz-server-side-encryption", "").startswith("aws:kms") or bool(
+        headers.get("x-amz-server-side-encryption-customer-algorithm")
+    )
+    checksum = headers.get("x-amz-checksum-sha256") or None
+    declared = headers.get(f"x-amz-meta-{PART_SIZE_META}")
+    part_size = int(declared) if declared and declared.isdigit() and int(declared) > 0 else None
+    parts = 0
+    if checksum and "-" in checksum:
+        checksum, _, count = checksum.rpartition("-")
+        parts = int(count) if count.isdigit() else 0
+    elif checksum and (etag_parts(etag) or (part_size and size > part_size)):
+        parts = etag_parts(etag) or part_count(size, part_size or size)  # composite reported without -N
+    md5_etag = None if kms or not (etag_is_md5(etag) or etag_parts(etag)) else etag
+    if part_size is None and md5_etag and etag_parts(md5_etag) and not checksum:
+        part_size = guess_part_size(size, etag_parts(md5_etag))  # only ever confirms, see verify_digest
+    return Expected(sha256=checksum, parts=parts, part_size=part_size, md5_etag=md5_etag)
+
+
+def verify_digest(digest: StreamDigest, expected: Expected, declared: bool) -> bool | None:
+    """True / None (nothing to check) / raise IntegrityError. A guessed part size never causes a failure."""
+    result = digest.matches(expected)
+    if result is False and not declared and (expected.parts or etag_parts(expected.md5_etag or "")):
+        return None
+    if result is False:
+        raise IntegrityError("content does not match the stored checksum")
+    return result
+
+
+class S3Store(Store):
+    kind = "s3"
+    mtime_exact = False
+
+    def __init__(
+        self,
+        location: Location,
+        storage_class: str | None = None,
+        sse: str | None = None,
+        kms_key_id: str | None = None,
+    ) -> None:
+        self.location = location
+        self.bucket = location.bucket
+        self.prefix = location.prefix
+        self.storage_class = storage_class
+        self.sse = sse
+        self.kms_key_id = kms_key_id
+        self.session, self.client = s3_client()
+        self._open_bucket()
+        self.wants_md5 = not validates_checksums(self.client.meta.endpoint_url) and self._etag_is_md5()
+
+    # --- setup -------------------------------------------------------------------------------------
+
+    def _open_bucket(self) -> None:
+        with aws_errors("s3"):
+            credentials = self.session.get_credentials()
+        if credentials is None:
+            from migrate_cli.aws.session import NO_CREDENTIALS
+
+            raise ConfigError(NO_CREDENTIALS)
+        region = self._bucket_region()
+        if region and region != self.client.meta.region_name:
+            self.session, self.client = s3_client(region)
+        self.http = S3Http(self.client, self.session.get_credentials())
+
+    def _bucket_region(self) -> str | None:
+        """HeadBucket: ConfigError when the bucket does not exist; the bucket's region when it differs."""
+        try:
+            reply = aws_call(self.client.head_bucket, Bucket=self.bucket)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            if status == 404:
+                raise ConfigError(
+                    f"bucket '{self.bucket}' does not exist (at {self.client.meta.endpoint_url})"
+                ) from exc
+            if status == 301 and headers.get("x-amz-bucket-region"):
+                return headers["x-amz-bucket-region"]
+            if status == 403:
+                raise OperationFailed(f"access denied to bucket '{self.bucket}'") from exc
+            raise OperationFailed(
+                f"bucket '{self.bucket}': {exc.response.get('Error', {}).get('Code', status)}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise OperationFailed(f"bucket '{self.bucket}': {exc}") from exc
+        return reply.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+
+    def set_limiter(self, limiter: Any) -> None:
+        self.limiter = limiter
+        self.http.limiter = limiter
+
+    def check_source(self) -> None:
+        try:
+            first = next(iter(self.http.list_objects(self.bucket, self.prefix)), None)
+        except (S3HttpError, TransientError) as exc:
+            raise OperationFailed(f"cannot list {self.url}: {exc}") from exc
+        if first is None:
+            raise ConfigError(f"source '{self.location.text}' has no objects (check the bucket and prefix)")
+
+    def check_dest(self) -> None:
+        return None  # the bucket exists (checked when opened); write errors are reported per object
+
+    # --- listing and metadata ----------------------------------------------------------------------
+
+    def list(self, follow_symlinks: bool = True) -> Listing:
+        """Every object under the prefix. The first level is listed with a delimiter and each of its
+        "directories" is then listed in parallel: ListObjectsV2 pages are sequential, directories are not."""
+        out = Listing()
+        cut = len(self.prefix)
+
+        def add(rows: list[tuple[str, int, float, str, str]]) -> None:
+            for key, size, modified, etag, storage_class in rows:
+                if size < 0 or key.endswith("/"):
+                    continue  # common prefixes, "directory" marker objects
+                rel = key[cut:]
+                out.entries[rel] = Entry(rel, size, modified, etag=etag, storage_class=storage_class)
+
+        try:
+            top = list(self.http.list_objects(self.bucket, self.prefix, delimiter="/"))
+            add(top)
+            prefixes = [row[0] for row in top if row[1] < 0]
+            if prefixes:
+                with ThreadPoolExecutor(max_workers=min(LIST_WORKERS, len(prefixes))) as pool:
+                    for rows in pool.map(lambda p: list(self.http.list_objects(self.bucket, p)), prefixes):
+                        add(rows)
+        except (S3HttpError, TransientError) as exc:
+            raise OperationFailed(f"cannot list {self.url}: {exc}") from exc
+        return out
+
+    def sig(self, entry: Entry) -> str:
+        return f"{entry.size}:{clean_etag(entry.etag)}"
+
+    def stat(self, entry: Entry) -> Entry:
+        headers = {"x-amz-checksum-mode": "ENABLED"}
+        reply = self.http.request("HEAD", self.bucket, self.prefix + entry.key, headers=headers, ok=(200,))
+        self._absorb(entry, reply.headers)
+        return entry
+
+    def _absorb(self, entry: Entry, headers: dict[str, str]) -> None:
+        entry.meta_mtime_ns = parse_mtime(headers.get(f"x-amz-meta-{MTIME_META}"))
+        entry.expected = expected_from(headers, entry.size)
+        if headers.get("etag"):
+            entry.etag = clean_etag(headers["etag"])
+        entry.statted = True
+
+    def logical_mtime_ns(self, entry: Entry) -> int | None:
+        return entry.meta_mtime_ns
+
+    def expected(self, entry: Entry) -> Expected | None:
+        return entry.expected
+
+    def source_part_size(self, entry: Entry) -> int | None:
+        exp = entry.expected
+        if exp is None:
+            return None
+        declared = exp.part_size if (exp.sha256 and exp.parts) else None
+        return declared
+
+    def stream_only(self, entry: Entry) -> bool:
+        return self.source_part_size(entry) is None
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def _object_key(self, entry: Entry) -> str:
+        return self.prefix + entry.key
+
+    def _archived(self, entry: Entry, exc: S3HttpError) -> PermanentError:
+        if exc.code == "InvalidObjectState" or entry.storage_class in ARCHIVED:
+            return PermanentError(
+                f"{self.url}{entry.key} is archived in {entry.storage_class or 'Glacier'}: "
+                "restore it first (migrate archive restore)"
+            )
+        return exc
+
+    def read(self, entry: Entry) -> ReadResult:
+        with self.open_stream(entry) as (reader, expected, mtime_ns):
+            digest = StreamDigest(part_size=(expected.scheme_part_size() if expected else 0))
+            chunks = []
+            while True:
+                chunk = reader.read()
+                if not chunk:
+                    break
+                digest.update(chunk)
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        if len(data) != entry.size:
+            raise TransientError(f"{self.url}{entry.key}: got {len(data)} bytes, expected {entry.size}")
+        verified = self.verify(entry, digest.finish(), expected)
+        return ReadResult(data, mtime_ns, self.sig(entry), verified)
+
+    def verify(self, entry: Entry, digest: StreamDigest, expected: Expected | None) -> bool | None:
+        if expected is None:
+            return None
+        declared = bool(expected.part_size) and entry.expected is not None and not _guessed(entry)
+        try:
+            return verify_digest(digest, expected, declared)
+        except IntegrityError:
+            raise IntegrityError(
+                f"{self.url}{entry.key}: downloaded content does not match its stored checksum"
+            ) from None
+
+    @contextmanager
+    def open_stream(self, entry: Entry) -> Any:
+        key = self._object_key(entry)
+        try:
+            with self.http.stream(self.bucket, key, {"x-amz-checksum-mode": "ENABLED"}) as (reply, reader):
+                if reply.status != 200:
+                    raise TransientError(f"GET s3://{self.bucket}/{key}: unexpected HTTP {reply.status}")
+                self._absorb(entry, reply.headers)
+                etag = clean_etag(reply.headers.get("etag"))
+                entry.etag = etag or entry.etag
+                size = int(reply.headers.get("content-length", entry.size))
+                if size != entry.size:
+                    entry.size = size
+                mtime = entry.meta_mtime_ns or int(entry.mtime * 1e9)
+                yield reader, entry.expected, mtime
+        except S3HttpError as exc:
+            raise self._archived(entry, exc) from exc
+
+    def read_range(self, entry: Entry, offset: int, length: int) -> Payload:
+        key = self._object_key(entry)
+        headers = {"range": f"bytes={offset}-{offset + length - 1}"}
+        if entry.etag:
+            headers["if-match"] = f'"{entry.etag}"'
+        try:
+            reply = self.http.request("GET", self.bucket, key, headers=headers, what=f"GET s3://{self.bucket}/{key}")
+        except S3HttpError as exc:
+            if exc.status == 412:
+                raise PermanentError(f"{self.url}{entry.key} changed during the copy") from exc
+            raise self._archived(entry, exc) from exc
+        if len(reply.body) != length:
+            if reply.status == 200 and len(reply.body) == entry.size:  # server ignored Range
+                return reply.body[offset : offset + length]
+            raise TransientError(f"GET s3://{self.bucket}/{key}: got {len(reply.body)} bytes, expected {length}")
+        return reply.body
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def _object_headers(self, info: WriteInfo) -> dict[str, str]:
+        headers = {f"x-amz-meta-{MTIME_META}": format_mtime(info.mtime_ns)}
+        if info.content_type:
+            headers["content-type"] = info.content_type
+        if self.storage_class and self.storage_class != "STANDARD":
+            headers["x-amz-storage-class"] = self.storage_class
+        if self.sse:
+            headers["x-amz-server-side-encryption"] = self.sse
+            if self.kms_key_id:
+                headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
+        return headers
+
+    def _etag_is_md5(self) -> bool:
+        return self.sse != "aws:kms"
+
+    def put(self, info: WriteInfo, payload: Payload, sha256: bytes, md5: bytes) -> tuple[str, bool | None]:
+        key = self.prefix + info.key
+        checksum = b64(sha256)
+        headers = self._object_headers(info)
+        headers["x-amz-checksum-sha256"] = checksum
+        headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
+        reply = self.http.request(
+            "PUT", self.bucket, key, headers=headers, body=payload, payload_sha256=sha256.hex(), ok=(200,)
+        )
+        etag = clean_etag(reply.headers.get("etag"))
+        verified = self._check_reply(key, reply.headers, etag, checksum, md5.hex(), multipart=False)
+        return f"{payload_length(payload)}:{etag}", verified
+
+    def _check_reply(
+        self, key: str, headers: dict[str, str], etag: str, checksum: str, md5_hex: str, multipart: bool
+    ) -> bool | None:
+        checks: list[bool] = []
+        echoed = headers.get("x-amz-checksum-sha256")
+        if echoed:
+            checks.append(echoed.split("-")[0] == checksum)
+        if md5_hex and self._etag_is_md5() and (etag_parts(etag) if multipart else etag_is_md5(etag)):
+            checks.append(etag == md5_hex)
+        if not checks:
+            head = self.http.request("HEAD", self.bucket, key, headers={"x-amz-checksum-mode": "ENABLED"}, ok=(200,))
+            stored = head.headers.get("x-amz-checksum-sha256")
+            if stored:
+                checks.append(stored.split("-")[0] == checksum)
+        if False in checks:
+            raise IntegrityError(f"s3://{self.bucket}/{key}: the server's checksum of what it stored differs from ours")
+        return True if checks else None
+
+    def begin(self, info: WriteInfo, part_size: int, parts: int, resume: Any = None) -> PartWriter:
+        return S3PartWriter(self, info, part_size, parts, resume)
+
+    def delete(self, keys: list[str]) -> list[tuple[str, str]]:
+        failed: list[tuple[str, str]] = []
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            objects = [{"Key": self.prefix + k} for k in batch]
+            try:
+                reply = aws_call(
+                    self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+            except (ClientError, BotoCoreError, OperationFailed) as exc:
+                failed.extend((k, str(exc)) for k in batch)
+                continue
+            cut = len(self.prefix)
+            failed.extend((e["Key"][cut:], e.get("Code", "error")) for e in reply.get("Errors", []))
+        return failed
+
+    # --- multipart control calls (boto3: few, and their XML and retries are botocore's job) ---------
+
+    def create_upload(self, info: WriteInfo, part_size: int) -> str:
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self.prefix + info.key,
+            "ChecksumAlgorithm": "SHA256",
+            "Metadata": {MTIME_META: format_mtime(info.mtime_ns), PART_SIZE_META: str(part_size)},
+        }
+        if info.content_type:
+            params["ContentType"] = info.content_type
+        if self.storage_class and self.storage_class != "STANDARD":
+            params["StorageClass"] = self.storage_class
+        if self.sse:
+            params["ServerSideEncryption"] = self.sse
+            if self.kms_key_id:
+                params["SSEKMSKeyId"] = self.kms_key_id
+        return self._control(self.client.create_multipart_upload, **params)["UploadId"]
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[str, int]] | None:
+        """Part number -> (etag, size) of an upload; None when the upload no longer exists."""
+        found: dict[int, tuple[str, int]] = {}
+        marker = 0
+        while True:
+            try:
+                reply = self._control(
+                    self.client.list_parts,
+                    Bucket=self.bucket,
+                    Key=self.prefix + key,
+                    UploadId=upload_id,
+                    PartNumberMarker=marker,
+                )
+            except PermanentError as exc:
+                if "NoSuchUpload" in str(exc) or "404" in str(exc):
+                    return None
+                raise
+            for part in reply.get("Parts", []):
+                found[part["PartNumber"]] = (clean_etag(part["ETag"]), part["Size"])
+            if not reply.get("IsTruncated"):
+                return found
+            marker = reply.get("NextPartNumberMarker", 0)
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self._control(
+                self.client.abort_multipart_upload, Bucket=self.bucket, Key=self.prefix + key, UploadId=upload_id
+            )
+        except PermanentError as exc:
+            if "NoSuchUpload" not in str(exc) and "404" not in str(exc):
+                raise
+
+    def uploads_for(self, key: str) -> list[str]:
+        """Ids of the multipart uploads in progress for exactly this key."""
+        full = self.prefix + key
+        reply = self._control(self.client.list_multipart_uploads, Bucket=self.bucket, Prefix=full)
+        return [u["UploadId"] for u in reply.get("Uploads", []) if u["Key"] == full]
+
+    def complete_upload(self, key: str, upload_id: str, parts: list[PartDone]) -> dict[str, Any]:
+        listing = [{"PartNumber": p.number, "ETag": f'"{p.etag}"', "ChecksumSHA256": b64(p.sha256)} for p in parts]
+        return self._control(
+            self.client.complete_multipart_upload,
+            Bucket=self.bucket,
+            Key=self.prefix + key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": listing},
+        )
+
+    def _control(self, fn: Any, **params: Any) -> Any:
+        try:
+            return fn(**params)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            text = f"{err.get('Code', status)}: {err.get('Message', '')}".rstrip(": ")
+            if status >= 500 or err.get("Code") in ("SlowDown", "InternalError", "RequestTimeout"):
+                raise TransientError(text, throttled=err.get("Code") == "SlowDown") from exc
+            raise PermanentError(text) from exc
+        except BotoCoreError as exc:
+            raise TransientError(str(exc)) from exc
+
+
+def _guessed(entry: Entry) -> bool:
+    """Whether the part size in entry.expected was guessed from the ETag rather than declared."""
+    exp = entry.expected
+    return bool(exp and exp.part_size and not exp.sha256 and exp.md5_etag and etag_parts(exp.md5_etag))
+
+
+class S3PartWriter(PartWriter):
+    """A multipart upload, resumable: its id and finished parts are kept in the transfer state."""
+
+    def __init__(self, store: S3Store, info: WriteInfo, part_size: int, parts: int, resume: Any) -> None:
+        self.store = store
+        self.info = info
+        self.part_size = part_size
+        self.parts = parts
+        self.journal = resume  # UploadJournal (state.py) or None
+        self.done = {}
+        self.upload_id = ""
+        if self.journal is not None:
+            self.upload_id, self.done = self.journal.resume(store, info.key, part_size)
+        if not self.upload_id:
+            if self.journal is not None:
+                self.journal.intend(info.key, part_size)
+            self.upload_id = store.create_upload(info, part_size)
+            if self.journal is not None:
+                self.journal.started(info.key, self.upload_id)
+
+    def write_part(self, number: int, offset: int, payload: Payload, sha256: bytes, md5: bytes) -> PartDone:
+        key = self.store.prefix + self.info.key
+        checksum = b64(sha256)
+        headers = {"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"}
+        query = f"partNumber={number}&uploadId={_quote(self.upload_id)}"
+        reply = self.store.http.request(
+            "PUT",
+            self.store.bucket,
+            key,
+            query=query,
+            headers=headers,
+            body=payload,
+            payload_sha256=sha256.hex(),
+            what=f"upload part {number} of s3://{self.store.bucket}/{key}",
+            ok=(200,),
+        )
+        etag = clean_etag(reply.headers.get("etag"))
+        echoed = reply.headers.get("x-amz-checksum-sha256")
+        md5_mismatch = bool(md5) and self.store._etag_is_md5() and etag_is_md5(etag) and etag != md5.hex()
+        if (echoed and echoed != checksum) or md5_mismatch:
+            raise IntegrityError(f"part {number} of s3://{self.store.bucket}/{key}: the server stored different bytes")
+        done = PartDone(number, payload_length(payload), sha256, md5, etag)
+        if self.journal is not None:
+            self.journal.part_done(self.info.key, done)
+        return done
+
+    def commit(self, parts: list[PartDone]) -> tuple[str, bool | None]:
+        parts = sorted(parts, key=lambda p: p.number)
+        key = self.store.prefix + self.info.key
+        try:
+            reply = self.store.complete_upload(self.info.key, self.upload_id, parts)
+        except PermanentError as exc:
+            if "InvalidPart" in str(exc) or "NoSuchUpload" in str(exc):
+                if self.journal is not None:
+                    self.journal.forget(self.info.key)
+                raise TransientError(f"completing s3://{self.store.bucket}/{key}: {exc}") from exc
+            raise
+        etag = clean_etag(reply.get("ETag"))
+        composite = composite_sha256([p.sha256 for p in parts])
+        headers = {"x-amz-checksum-sha256": reply.get("ChecksumSHA256") or ""}
+        headers = {k: v for k, v in headers.items() if v}
+        try:
+            verified = self.store._check_reply(
+                key,
+                headers,
+                etag,
+                composite,
+                multipart_etag([p.md5 for p in parts]) if all(p.md5 for p in parts) else "",
+                multipart=True,
+            )
+        finally:
+            if self.journal is not None:
+                self.journal.forget(self.info.key)
+        return f"{self.info.size}:{etag}", verified
+
+    def abort(self) -> None:
+        if self.upload_id:
+            self.store.abort_upload(self.info.key, self.upload_id)
+        if self.journal is not None:
+            self.journal.forget(self.info.key)
+
+
+def _quote(value: str) -> str:
+    return quote(value, safe="-_.~")

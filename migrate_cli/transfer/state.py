@@ -1,0 +1,263 @@
+"""Local state of one (source, destination) pair: what was copied, and multipart uploads in flight.
+
+One SQLite file per pair under STATE_DIR/transfer/. It is a cache and a journal, never the truth:
+- `objects`: key -> (source signature, destination signature) of each object copied or found identical.
+  When both signatures still match, the next sync skips the object without asking the destination.
+  Lost rows only cost a HEAD (the destination's stored mtime is compared instead).
+- `uploads` / `parts`: a multipart upload is recorded BEFORE it is created (intent), then with its id, then
+  part by part. After a SIGKILL the next run resumes an upload whose source is unchanged (parts the server
+  still has with the same ETag are not sent again) and aborts every other one, including an upload created
+  between the intent and its id being written (every upload in progress for that key, found with
+  ListMultipartUploads), so none is orphaned.
+Completed objects are written in batches (every 0.5 s / 256 rows); upload rows are committed at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrate_cli.core.lock import StateLock
+from migrate_cli.transfer.checksums import b64, unb64
+from migrate_cli.transfer.location import Location, pair_id
+from migrate_cli.transfer.sources import PartDone
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, src_sig TEXT, dst_sig TEXT, updated REAL);
+CREATE TABLE IF NOT EXISTS uploads (
+    key TEXT PRIMARY KEY, upload_id TEXT, src_sig TEXT, part_size INTEGER, created REAL
+);
+CREATE TABLE IF NOT EXISTS parts (
+    key TEXT, number INTEGER, etag TEXT, sha256 TEXT, md5 TEXT, size INTEGER, PRIMARY KEY (key, number)
+);
+"""
+FLUSH_ROWS = 256
+FLUSH_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    key: str
+    upload_id: str
+    src_sig: str
+    part_size: int
+    created: float
+
+
+def state_path(state_dir: Path, source: Location, dest: Location) -> Path:
+    return state_dir / "transfer" / f"{pair_id(source, dest)}.sqlite"
+
+
+class TransferState:
+    """The SQLite state of one pair. Thread-safe; `readonly` opens nothing new on disk (check mode)."""
+
+    def __init__(self, path: Path, source: Location, dest: Location, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str, str, float]] = []
+        self._last_flush = time.monotonic()
+        self._db: sqlite3.Connection | None = None
+        if readonly and not path.exists():
+            return
+        if readonly:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [("source", source.url), ("destination", dest.url)]
+            )
+
+    def close(self) -> None:
+        if self._db is not None:
+            self.flush()
+            self._db.close()
+            self._db = None
+
+    # --- completed objects -------------------------------------------------------------------------
+
+    def manifest(self) -> dict[str, tuple[str, str]]:
+        """key -> (source signature, destination signature)."""
+        if self._db is None:
+            return {}
+        try:
+            rows = self._db.execute("SELECT key, src_sig, dst_sig FROM objects").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        return {k: (s, d) for k, s, d in rows}
+
+    def record(self, key: str, src_sig: str, dst_sig: str) -> None:
+        """Remember a copied (or verified identical) object; written in batches."""
+        if self._db is None or self.readonly:
+            return
+        with self._lock:
+            self._pending.append((key, src_sig, dst_sig, time.time()))
+            due = len(self._pending) >= FLUSH_ROWS or time.monotonic() - self._last_flush > FLUSH_SECONDS
+        if due:
+            self.flush()
+
+    def forget_objects(self, keys: list[str]) -> None:
+        if self._db is None or self.readonly or not keys:
+            return
+        with self._lock, self._db:
+            self._db.executemany("DELETE FROM objects WHERE key=?", [(k,) for k in keys])
+
+    def flush(self) -> None:
+        if self._db is None or self.readonly:
+            return
+        with self._lock:
+            rows, self._pending = self._pending, []
+            self._last_flush = time.monotonic()
+            if rows:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", rows)
+
+    # --- multipart uploads -------------------------------------------------------------------------
+
+    def uploads(self) -> list[UploadRecord]:
+        if self._db is None:
+            return []
+        rows = self._db.execute("SELECT key, upload_id, src_sig, part_size, created FROM uploads").fetchall()
+        return [UploadRecord(k, u or "", s, p, c) for k, u, s, p, c in rows]
+
+    def upload(self, key: str) -> UploadRecord | None:
+        if self._db is None:
+            return None
+        row = self._db.execute(
+            "SELECT key, upload_id, src_sig, part_size, created FROM uploads WHERE key=?", (key,)
+        ).fetchone()
+        return UploadRecord(row[0], row[1] or "", row[2], row[3], row[4]) if row else None
+
+    def parts(self, key: str) -> dict[int, PartDone]:
+        if self._db is None:
+            return {}
+        rows = self._db.execute("SELECT number, etag, sha256, md5, size FROM parts WHERE key=?", (key,)).fetchall()
+        return {n: PartDone(n, size, unb64(sha), bytes.fromhex(md5), etag) for n, etag, sha, md5, size in rows}
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        assert self._db is not None and not self.readonly
+        with self._lock, self._db:
+            self._db.execute(sql, params)
+
+    def intend(self, key: str, src_sig: str, part_size: int) -> None:
+        with self._lock, self._db:  # type: ignore[union-attr]
+            assert self._db is not None
+            self._db.execute("DELETE FROM parts WHERE key=?", (key,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO uploads VALUES (?, NULL, ?, ?, ?)", (key, src_sig, part_size, time.time())
+            )
+
+    def started(self, key: str, upload_id: str) -> None:
+        self._write("UPDATE uploads SET upload_id=? WHERE key=?", (upload_id, key))
+
+    def part_done(self, key: str, part: PartDone) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?)",
+            (key, part.number, part.etag, b64(part.sha256), part.md5.hex(), part.size),
+        )
+
+    def forget_upload(self, key: str) -> None:
+        with self._lock, self._db:  # type: ignore[union-attr]
+            assert self._db is not None
+            self._db.execute("DELETE FROM uploads WHERE key=?", (key,))
+            self._db.execute("DELETE FROM parts WHERE key=?", (key,))
+
+    def journal_for(self, src_sig: str) -> UploadJournal:
+        return UploadJournal(self, src_sig)
+
+    def clean_upload(self, store: Any, record: UploadRecord) -> int:
+        """Abort a recorded upload (for a bare intent: every upload in progress for its key, whatever
+        started it: servers differ in what `Initiated` they report, and the key is about to be rewritten)
+        and forget it.
+        Returns how many uploads were aborted."""
+        if record.upload_id:
+            store.abort_upload(record.key, record.upload_id)
+            aborted = 1
+        else:
+            ids = store.uploads_for(record.key)
+            for upload_id in ids:
+                store.abort_upload(record.key, upload_id)
+            aborted = len(ids)
+        self.forget_upload(record.key)
+        return aborted
+
+
+class UploadJournal:
+    """What an S3PartWriter records for one file (bound to that file's source signature)."""
+
+    def __init__(self, state: TransferState, src_sig: str) -> None:
+        self.state = state
+        self.src_sig = src_sig
+
+    def resume(self, store: Any, key: str, part_size: int) -> tuple[str, dict[int, PartDone]]:
+        """(upload id, parts the server still has) of an interrupted upload of the same source; else ('', {})
+        after aborting whatever was recorded."""
+        record = self.state.upload(key)
+        if record is None:
+            return "", {}
+        if record.upload_id and record.src_sig == self.src_sig and record.part_size == part_size:
+            on_server = store.list_parts(key, record.upload_id)
+            if on_server is not None:
+                done = {
+                    n: p
+                    for n, p in self.state.parts(key).items()
+                    if n in on_server and on_server[n] == (p.etag, p.size)
+                }
+                return record.upload_id, done
+        self.state.clean_upload(store, record)
+        return "", {}
+
+    def intend(self, key: str, part_size: int) -> None:
+        self.state.intend(key, self.src_sig, part_size)
+
+    def started(self, key: str, upload_id: str) -> None:
+        self.state.started(key, upload_id)
+
+    def part_done(self, key: str, part: PartDone) -> None:
+        self.state.part_done(key, part)
+
+    def forget(self, key: str) -> None:
+        self.state.forget_upload(key)
+
+
+# --- one copy of a pair at a time --------------------------------------------------------------------------
+
+_held: dict[str, int] = {}
+_held_lock = threading.Lock()
+
+
+@contextmanager
+def transfer_lock(state_dir: Path, source: Location, dest: Location) -> Iterator[None]:
+    """Exclusive lock for the pair (SafetyRefusal, exit 3, when another process holds it).
+    Re-entrant within one process (the CLI takes it before running the `data.copy` action, which takes it too)."""
+    name = f"transfer-{pair_id(source, dest)}"
+    with _held_lock:
+        if name in _held:
+            _held[name] += 1
+            lock = None
+        else:
+            lock = StateLock(state_dir, name, purpose=f"migrate data copy {source.url} {dest.url} (pid {os.getpid()})")
+            lock.acquire()
+            _held[name] = 1
+    try:
+        yield
+    finally:
+        with _held_lock:
+            _held[name] -= 1
+            if _held[name] == 0:
+                del _held[name]
+                if lock is not None:
+                    lock.release()

@@ -1,0 +1,164 @@
+"""Faults between the client and moto server, injected by a real HTTP proxy (faultproxy.py): 500s, 503
+SlowDown, connections dropped before and after the server acted, bodies corrupted in flight, a key that
+always fails. Every object is compared with its source afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultproxy import FaultProxy, Request, Rule
+from transfer_helpers import MiB, files, make_tree, objects, sync
+
+from migrate_cli.aws.session import client
+from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[LocalAwsEndpoint]:
+    ep = LocalAwsEndpoint()
+    ep.start()
+    yield ep
+    ep.stop()
+
+
+@pytest.fixture
+def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    fp = FaultProxy(endpoint.url)
+    url = fp.start()
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "MIGRATE_")):
+            monkeypatch.delenv(key)
+    for key, value in endpoint.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the copy talks to the proxy
+    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
+    yield fp
+    fp.stop()
+
+
+@pytest.fixture
+def direct(endpoint: LocalAwsEndpoint) -> Any:
+    """A client that bypasses the proxy, for setting up and checking."""
+    return client("s3", endpoint_url=endpoint.url, region_name=endpoint.region)
+
+
+@pytest.fixture
+def bucket(direct: Any) -> str:
+    name = f"ft-{uuid.uuid4().hex[:12]}"
+    direct.create_bucket(Bucket=name)
+    return name
+
+
+def _object_puts(proxy: FaultProxy) -> Counter[str]:
+    return Counter(r.path for r in proxy.records("PUT", ok=True) if not r.query)
+
+
+@pytest.mark.slow
+def test_5xx_and_slowdown_are_retried(proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    content = make_tree(src, files=20, big=1)
+    proxy.add(Rule("status", method="PUT", every=3, status=500, code="InternalError"))
+    proxy.add(Rule("status", method="PUT", every=4, status=503, code="SlowDown"))
+    proxy.add(Rule("status", method="GET", every=2, status=500))  # listings too
+    _, result = sync(src, f"s3://{bucket}/s", tmp_path / "state", part_size="5M", workers=4)
+    assert result is not None and not result.failed and result.retries >= 10
+    assert objects(direct, bucket, "s/") == content
+    assert proxy.records(fault="status")
+    back = tmp_path / "back"
+    proxy.clear()
+    proxy.add(Rule("status", method="GET", every=2, status=503, code="SlowDown"))
+    _, down = sync(f"s3://{bucket}/s", back, tmp_path / "state", part_size="5M")
+    assert down is not None and not down.failed and files(back) == content
+
+
+def test_dropped_connections_before_and_after_the_server_acted(
+    proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    content = make_tree(src, files=30, big=1)
+    proxy.add(Rule("drop", every=5))
+    proxy.add(Rule("drop_after", method="PUT", every=4))
+    _, result = sync(src, f"s3://{bucket}/d", tmp_path / "state", part_size="5M", workers=4)
+    assert result is not None and not result.failed
+    assert proxy.records(fault="drop") and proxy.records(fault="drop_after")
+    assert objects(direct, bucket, "d/") == content
+    assert direct.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_bodies_corrupted_in_flight_are_caught_by_the_server_etag(
+    proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path
+) -> None:
+    """moto accepts a body that does not match its x-amz-checksum-sha256; its ETag (the MD5 of what it
+    stored) shows the damage, and the object or part is sent again."""
+    src = tmp_path / "src"
+    content = make_tree(src, files=6, big=1)
+    proxy.add(Rule("corrupt", method="PUT", when=lambda r: r.path.endswith("file-3.txt"), times=1))
+    proxy.add(Rule("corrupt", method="PUT", when=lambda r: r.query.get("partNumber") == ["2"], times=1))
+    _, result = sync(src, f"s3://{bucket}/c", tmp_path / "state", part_size="5M")
+    assert result is not None and not result.failed and result.retries >= 2
+    assert len(proxy.records(fault="corrupt")) == 2
+    assert objects(direct, bucket, "c/") == content
+
+
+def test_a_key_that_always_fails_is_reported_and_the_rest_lands(
+    proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIGRATE_TRANSFER_RETRIES", "4")
+    src = tmp_path / "src"
+    content = make_tree(src, files=8, big=1)
+    direct.put_object(Bucket=bucket, Key="f/stale.txt", Body=b"old")
+    proxy.add(Rule("status", method="PUT", when=lambda r: r.path.endswith("file-5.txt"), status=500))
+    proxy.add(
+        Rule("status", method="PUT", when=lambda r: r.query.get("partNumber") == ["2"], status=503, code="SlowDown")
+    )
+    plan, result = sync(src, f"s3://{bucket}/f", tmp_path / "state", part_size="5M", delete=True)
+    assert result is not None
+    assert sorted(k for k, _ in result.failed) == ["big/blob-0.bin", "dir2/sub 1/file-5.txt"]
+    assert "HTTP 500" in dict(result.failed)["dir2/sub 1/file-5.txt"]
+    landed = objects(direct, bucket, "f/")
+    assert {k: v for k, v in content.items() if k in landed} == {k: v for k, v in landed.items() if k in content}
+    assert len(landed) == len(content) - 2 + 1
+    assert result.deleted == 0 and result.deletes_skipped == 1 and "stale.txt" in landed  # no deletes after errors
+    assert direct.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # the failed upload was aborted
+
+
+def test_each_completed_object_is_sent_once(proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    content = make_tree(src, files=20)
+    sync(src, f"s3://{bucket}/o", tmp_path / "state")
+    sync(src, f"s3://{bucket}/o", tmp_path / "state")
+    puts = _object_puts(proxy)
+    assert len(puts) == len(content) and set(puts.values()) == {1}
+    assert not [r for r in proxy.records("HEAD") if r.path.count("/") > 1]  # no object HEADs: state + listing
+
+
+def _is_part(request: Request) -> bool:
+    return "partNumber" in request.query
+
+
+def test_timeouts_on_parts_are_retried(proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(11 * MiB))
+    proxy.add(Rule("drop", when=_is_part, every=2, times=2))
+    _, result = sync(src, f"s3://{bucket}/t", tmp_path / "state", part_size="5M")
+    assert result is not None and not result.failed and result.retries >= 2
+    assert objects(direct, bucket, "t/") == files(src)
+
+
+def test_a_server_that_stops_answering_times_out_and_is_retried(
+    proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIGRATE_S3_READ_TIMEOUT", "0.5")
+    src = tmp_path / "src"
+    content = make_tree(src, files=4)
+    proxy.add(Rule("delay", method="PUT", when=lambda r: r.path.endswith("file-2.txt"), delay=2.0, times=1))
+    _, result = sync(src, f"s3://{bucket}/h", tmp_path / "state")
+    assert result is not None and not result.failed and result.retries >= 1
+    assert objects(direct, bucket, "h/") == content
