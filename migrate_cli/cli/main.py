@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -10,18 +11,6 @@ from typing import Annotated
 import typer
 
 from migrate_cli import __version__
-from migrate_cli.cli.archive_cmd import archive_app
-from migrate_cli.cli.aws_cmd import aws_app
-from migrate_cli.cli.backup_cmd import backup_app
-from migrate_cli.cli.data_cmd import data_app
-from migrate_cli.cli.domain_cmd import domain_app
-from migrate_cli.cli.failover_cmd import failover_app
-from migrate_cli.cli.iam_cmd import iam_app
-from migrate_cli.cli.init_cmd import init_command
-from migrate_cli.cli.inventory_cmd import inventory_app
-from migrate_cli.cli.lab_cmd import demo_command, lab_app
-from migrate_cli.cli.network_cmd import network_app
-from migrate_cli.cli.run_cmd import report_command, run_command, runs_app
 from migrate_cli.core.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ConfigError, MigrateError
 from migrate_cli.core.secrets import mask
 from migrate_cli.core.settings import Settings
@@ -70,21 +59,56 @@ def main(
     ctx.obj = Settings(inventory_dir=inventory, state_dir=state_dir, json=json_output, quiet=quiet, verbose=verbose)
 
 
-app.add_typer(inventory_app, name="inventory")
-app.command("run")(run_command)
-app.add_typer(runs_app, name="runs")
-app.command("report")(report_command)
-app.add_typer(lab_app, name="lab")
-app.add_typer(network_app, name="network")
-app.add_typer(aws_app, name="aws")
-app.add_typer(domain_app, name="domain")
-app.add_typer(failover_app, name="failover")
-app.add_typer(backup_app, name="backup")
-app.add_typer(archive_app, name="archive")
-app.add_typer(data_app, name="data")
-app.add_typer(iam_app, name="iam")
-app.command("demo")(demo_command)
-app.command("init")(init_command)
+# Command name -> (module, attribute, is a group). Only the module of the command being run is imported,
+# so `migrate data copy` does not pay for netmiko, moto and the rest at start-up; help and completion load all.
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "init": ("migrate_cli.cli.init_cmd", "init_command", False),
+    "inventory": ("migrate_cli.cli.inventory_cmd", "inventory_app", True),
+    "run": ("migrate_cli.cli.run_cmd", "run_command", False),
+    "runs": ("migrate_cli.cli.run_cmd", "runs_app", True),
+    "report": ("migrate_cli.cli.run_cmd", "report_command", False),
+    "aws": ("migrate_cli.cli.aws_cmd", "aws_app", True),
+    "domain": ("migrate_cli.cli.domain_cmd", "domain_app", True),
+    "iam": ("migrate_cli.cli.iam_cmd", "iam_app", True),
+    "network": ("migrate_cli.cli.network_cmd", "network_app", True),
+    "failover": ("migrate_cli.cli.failover_cmd", "failover_app", True),
+    "data": ("migrate_cli.cli.data_cmd", "data_app", True),
+    "backup": ("migrate_cli.cli.backup_cmd", "backup_app", True),
+    "archive": ("migrate_cli.cli.archive_cmd", "archive_app", True),
+    "lab": ("migrate_cli.cli.lab_cmd", "lab_app", True),
+    "demo": ("migrate_cli.cli.lab_cmd", "demo_command", False),
+}
+# Global options that take a value, to find the command name in argv.
+_VALUE_OPTIONS = {"--inventory", "-i", "--state-dir"}
+_registered: set[str] = set()
+
+
+def register(names: list[str] | None = None) -> typer.Typer:
+    """Add the named commands (all when None) to `app`, importing only their modules."""
+    for name in names if names is not None else list(COMMANDS):
+        if name in _registered:
+            continue
+        module, attr, group = COMMANDS[name]
+        target = getattr(importlib.import_module(module), attr)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+        _registered.add(name)
+    return app
+
+
+def requested_command(argv: list[str]) -> str | None:
+    """The command name in `argv` (after the global options), or None."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _error(message: str) -> None:
@@ -93,6 +117,12 @@ def _error(message: str) -> None:
 
 def run() -> None:
     """Console entry point: run the app and turn errors into the documented exit codes."""
+    name = requested_command(sys.argv[1:])
+    completing = any(k.startswith("_MIGRATE") and k.endswith("_COMPLETE") for k in os.environ)
+    if completing or (name not in COMMANDS and "--version" not in sys.argv):
+        register()  # help, completion, or a mistyped command (its suggestion needs every name)
+    elif name in COMMANDS:
+        register([name])
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):

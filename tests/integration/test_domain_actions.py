@@ -171,7 +171,7 @@ def test_bad_parameters_name_the_file_and_line(small_inventory: Path, tmp_path: 
         execute_playbook(settings, book, RunOptions(check=True))
     text = err.value.location_message()
     assert f"{book}:6: steps[0].with.domain: Value error, domain 'not a domain' is not a valid DNS name" in text
-    assert "steps[1].with.: Value error, give at least one record in txt or cname" in text
+    assert "steps[1].with: Value error, give at least one record in txt or cname" in text
     assert "steps[2].with.nameservers: Value error, '127.0.0.1:99999': port must be 1-65535" in text
     assert "steps[3].with.services: Value error, 'nope': not a service migrate can check" in text
 

@@ -330,5 +330,7 @@ def test_read_only_action_reports_its_diff_and_never_applies(tmp_path: Path, sma
     assert (host.status, host.changed, host.diff) == ("ok", False, "+x")
     assert {p for _, _, p in RecordAction.calls} == {"plan"}
     assert any(e.kind == EventKind.DIFF for e in events)
-    checked, _ = _run(tmp_path, small_inventory, "  - name: look\n    action: test.readonly\n    hosts: r1\n", check=True)
+    checked, _ = _run(
+        tmp_path, small_inventory, "  - name: look\n    action: test.readonly\n    hosts: r1\n", check=True
+    )
     assert checked.steps[0].hosts[0].status == "changed"  # "would change"
