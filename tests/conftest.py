@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from migrate_cli.core.secrets import registered_secrets_snapshot, restore_registered_secrets
+from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,3 +55,21 @@ def _isolated_secret_masker() -> Iterator[None]:
     saved = registered_secrets_snapshot()
     yield
     restore_registered_secrets(saved)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[LocalAwsEndpoint]:
+    """A local AWS endpoint (moto server over real HTTP) shared by the tests of one module."""
+    ep = LocalAwsEndpoint()
+    ep.start()
+    yield ep
+    ep.stop()
+
+
+def point_at(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point boto3 at `endpoint` alone: no AWS_* variable of the caller's environment leaks in."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    for key, value in endpoint.env().items():
+        monkeypatch.setenv(key, value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -14,14 +13,6 @@ from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from tests.e2e.cli import migrate
 
 FOREIGN = {"ID": "tmp-cleanup", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 3}}
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,6 @@ from tests.conftest import REPO, write
 from tests.e2e.cli import migrate
 
 TODAY = date.today().isoformat()
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
 
 
 @pytest.fixture

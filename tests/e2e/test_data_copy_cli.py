@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,6 @@ from tests.conftest import REPO
 from tests.integration.faultproxy import FaultProxy, Request, Rule
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
 
 
 @pytest.fixture

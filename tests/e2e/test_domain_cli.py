@@ -171,14 +171,6 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
 # ------------------------------------------------------------------------------------- Route 53 (moto)
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
-
-
 @pytest.fixture
 def aws_env(endpoint: LocalAwsEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = base_env(tmp_path) | endpoint.env()

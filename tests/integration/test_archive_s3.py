@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from migrate_cli.transfer.backup_actions import (
     ArchiveRuleAction,
     ArchiveRuleParams,
 )
-from tests.conftest import write
+from tests.conftest import point_at, write
 
 FOREIGN = [
     {"ID": "tmp-cleanup", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 3}},
@@ -46,21 +45,9 @@ FOREIGN = [
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
-
-
 @pytest.fixture
 def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(endpoint, monkeypatch)
     return client("s3")
 
 

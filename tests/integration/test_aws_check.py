@@ -37,14 +37,6 @@ EXPIRED_XML = (
 )
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
-
-
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for key in list(os.environ):

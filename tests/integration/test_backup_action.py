@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,24 +26,12 @@ from migrate_cli.transfer.backup.locking import backup_lock, backup_lock_held
 from migrate_cli.transfer.backup.s3util import S3Location
 from migrate_cli.transfer.backup.store import BackupStore
 from migrate_cli.transfer.backup_actions import BackupAction
-from tests.conftest import write
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
+from tests.conftest import point_at, write
 
 
 @pytest.fixture
 def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(endpoint, monkeypatch)
     return client("s3")
 
 

@@ -9,7 +9,7 @@ import os
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,26 +25,15 @@ from migrate_cli.transfer.backup.hashing import composite_b64
 from migrate_cli.transfer.backup.restore import restore_snapshot
 from migrate_cli.transfer.backup.snapshot import BackupOutcome, plan_backup, run_backup
 from migrate_cli.transfer.backup.store import BackupStore
+from tests.conftest import point_at
 
 D1 = date(2026, 3, 2)
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
-
-
 @pytest.fixture
 def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(endpoint, monkeypatch)
     return client("s3")
 
 

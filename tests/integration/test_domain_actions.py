@@ -22,15 +22,7 @@ from migrate_cli.core.settings import Settings
 from migrate_cli.dns.domain_actions import DomainPublishAction, PublishParams
 from migrate_cli.dns.route53_source import LabDns
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
-from tests.conftest import write
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
+from tests.conftest import point_at, write
 
 
 @pytest.fixture
@@ -231,11 +223,7 @@ def test_lab_yaml_zone_from_route53_with_the_demo_steps(
 
     from tests.conftest import REPO
 
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(endpoint, monkeypatch)
     conf = yaml.safe_load((REPO / "inventory" / "lab" / "lab.yaml").read_text())["dns"]
     lab = LabDns.from_config(conf, control_file=tmp_path / "dns-faults.json")
     lab.start(endpoint.env())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -24,14 +23,6 @@ from migrate_cli.dns.servers import Server
 from migrate_cli.dns.verify import Status, verify_domain
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.lab.dns_server import Fault, Record, Zone
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
 
 
 @pytest.fixture

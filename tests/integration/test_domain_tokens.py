@@ -25,14 +25,6 @@ from migrate_cli.dns.verify import verify_domain
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
-
-
 @pytest.fixture
 def aws(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalAwsEndpoint:
     for key in list(os.environ):

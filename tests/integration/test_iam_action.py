@@ -4,7 +4,6 @@ verifies, the run is journalled, and a second run changes nothing."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from migrate_cli.core.runner import RunOptions
 from migrate_cli.core.settings import Settings
 from migrate_cli.iam.action import IamApplyAction
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
-from tests.conftest import write
+from tests.conftest import point_at, write
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +33,7 @@ def endpoint() -> Iterator[LocalAwsEndpoint]:
 @pytest.fixture
 def site(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Settings, Path, Any]:
     endpoint.reset()
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(endpoint, monkeypatch)
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "inventory" / "hosts.yaml", "r1: {}\n")
     write(

@@ -7,7 +7,6 @@ tests/unit/test_iam_evaluate.py; here we test what exists in IAM before and afte
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from migrate_cli.iam.apply import apply_plan
 from migrate_cli.iam.config import IamConfig, load_config
 from migrate_cli.iam.planner import IamPlan, plan_iam
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
-from tests.conftest import REPO, write
+from tests.conftest import REPO, point_at, write
 
 ACCOUNT = "123456789012"
 TRUST_EC2 = {
@@ -47,11 +46,7 @@ def endpoint() -> Iterator[LocalAwsEndpoint]:
 def aws(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """A clean moto account, the process pointed at it; returns an IAM client for arranging and checking."""
     endpoint.reset()
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(endpoint, monkeypatch)
     (tmp_path / "aws-empty").write_text("")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-empty"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-empty"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,6 @@ from migrate_cli.core.runner import RunOptions
 from migrate_cli.core.settings import Settings
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from tests.conftest import write
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
 
 
 @pytest.fixture

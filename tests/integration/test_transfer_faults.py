@@ -19,14 +19,6 @@ from migrate_cli.aws.session import client
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
-
-
 @pytest.fixture
 def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     fp = FaultProxy(endpoint.url)

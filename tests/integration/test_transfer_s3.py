@@ -8,7 +8,6 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,6 @@ from migrate_cli.transfer.checksums import composite_sha256
 from migrate_cli.transfer.location import parse_location
 from migrate_cli.transfer.s3 import S3Store, format_mtime
 from migrate_cli.transfer.state import TransferState, state_path
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint()
-    ep.start()
-    yield ep
-    ep.stop()
 
 
 @pytest.fixture

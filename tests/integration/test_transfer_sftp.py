@@ -19,6 +19,7 @@ from migrate_cli.aws.session import client
 from migrate_cli.core.errors import ConfigError, OperationFailed
 from migrate_cli.core.inventory import Inventory, load_inventory
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
+from tests.conftest import point_at
 
 
 @pytest.fixture
@@ -149,11 +150,7 @@ def test_missing_remote_source_is_a_config_error(server: SftpTestServer, invento
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     endpoint = LocalAwsEndpoint()
     endpoint.start()
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+    point_at(endpoint, monkeypatch)
     yield client("s3")
     endpoint.stop()
 
