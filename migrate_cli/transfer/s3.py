@@ -183,8 +183,8 @@ class S3Store(Store):
                 ) from exc
             if status == 301 and headers.get("x-amz-bucket-region"):
                 return headers["x-amz-bucket-region"]
-            if status == 403:
-                raise OperationFailed(f"access denied to bucket '{self.bucket}'") from exc
+            if status == 403:  # a prefix-scoped role may not HeadBucket; later calls say if access is denied
+                return headers.get("x-amz-bucket-region")
             raise OperationFailed(
                 f"bucket '{self.bucket}': {exc.response.get('Error', {}).get('Code', status)}"
             ) from exc

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from migrate_cli.core.errors import ConfigError, OperationFailed
-from migrate_cli.transfer.backup.s3util import S3Location, error_code, s3_errors
+from migrate_cli.transfer.backup.s3util import S3Location, check_bucket, error_code, s3_errors
 
 OWN_PREFIX = "migrate-cli:"
 RULE_PREFIX = OWN_PREFIX + "archive:"
@@ -73,8 +73,7 @@ def canonical(rule: dict[str, Any]) -> dict[str, Any]:
 
 def read_lifecycle(s3: Any, bucket: str) -> Lifecycle:
     try:
-        with s3_errors(bucket):
-            s3.head_bucket(Bucket=bucket)
+        check_bucket(s3, bucket)
         resp = s3.get_bucket_lifecycle_configuration(Bucket=bucket)
     except ClientError as exc:
         if error_code(exc) == "NoSuchLifecycleConfiguration":

@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 
 from migrate_cli.core.errors import MigrateError, OperationFailed
 from migrate_cli.transfer.archive.status import parse_restore
-from migrate_cli.transfer.backup.s3util import RESTORE_NEEDED, S3Location, s3_errors
+from migrate_cli.transfer.backup.s3util import RESTORE_NEEDED, S3Location, check_bucket, s3_errors
 
 COPY_LIMIT = 5 * 1024**3  # largest single CopyObject
 PART_SIZE = 1024**3  # multipart copy parts: 5 TiB objects stay under 10,000 parts
@@ -75,8 +75,8 @@ def select_objects(
     now = now or datetime.now().astimezone()
     cutoff = now - timedelta(days=older_than_days)
     sel = MoveSelection(location=location, target=target, older_than_days=older_than_days)
+    check_bucket(s3, location.bucket)
     with s3_errors(location.bucket):
-        s3.head_bucket(Bucket=location.bucket)
         sel.versioned = s3.get_bucket_versioning(Bucket=location.bucket).get("Status") == "Enabled"
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.prefix)
         for page in pages:

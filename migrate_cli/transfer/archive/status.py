@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from migrate_cli.core.errors import ConfigError
-from migrate_cli.transfer.backup.s3util import RESTORE_NEEDED, S3Location, error_code, s3_errors
+from migrate_cli.transfer.backup.s3util import RESTORE_NEEDED, S3Location, check_bucket, error_code, s3_errors
 
 TIERS = ("Bulk", "Standard", "Expedited")
 _ONGOING = re.compile(r'ongoing-request="(true|false)"')
@@ -70,8 +70,7 @@ class RestoreSelection:
 def select_archived(s3: Any, location: S3Location) -> RestoreSelection:
     """The object named by the URL if it exists, else every object under the prefix; ConfigError if none."""
     bucket = location.bucket
-    with s3_errors(bucket):
-        s3.head_bucket(Bucket=bucket)
+    check_bucket(s3, bucket)
     found: list[Archived] = []
     single = False
     if location.prefix and not location.prefix.endswith("/"):

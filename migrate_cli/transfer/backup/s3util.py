@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError, FlexibleChecksumError
 
@@ -95,3 +96,15 @@ def s3_errors(bucket: str | None = None) -> Iterator[None]:
         raise OperationFailed(f"s3: checksum mismatch on download: {exc}") from exc
     except OSError as exc:  # a network error botocore did not wrap (local file errors are raised otherwise)
         raise OperationFailed(f"s3: {type(exc).__name__}: {exc}") from exc
+
+
+def check_bucket(s3: Any, bucket: str) -> None:
+    """ConfigError when the bucket does not exist. A 403 passes: least-privilege roles scoped to a prefix
+    (see migrate_cli/iam) may not HeadBucket, and the prefix-scoped calls that follow say if access is
+    really denied."""
+    try:
+        with s3_errors(bucket):
+            s3.head_bucket(Bucket=bucket)
+    except OperationFailed as exc:
+        if not isinstance(exc.__cause__, ClientError) or error_code(exc.__cause__) not in ("403", "AccessDenied"):
+            raise

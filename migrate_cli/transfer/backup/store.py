@@ -20,7 +20,7 @@ from migrate_cli.aws.session import client
 from migrate_cli.core.errors import ConfigError, OperationFailed
 from migrate_cli.transfer.backup.blobs import Target, put_bytes
 from migrate_cli.transfer.backup.manifest import Manifest, SnapshotInfo, info_from_metadata
-from migrate_cli.transfer.backup.s3util import S3Location, s3_errors
+from migrate_cli.transfer.backup.s3util import S3Location, check_bucket, s3_errors
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _SNAPSHOT = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json\.gz$")
@@ -53,8 +53,7 @@ class BackupStore:
 
     def check_bucket(self) -> None:
         """ConfigError when the bucket does not exist; OperationFailed when it cannot be reached."""
-        with s3_errors(self.bucket):
-            self.s3.head_bucket(Bucket=self.bucket)
+        check_bucket(self.s3, self.bucket)
 
     def create_bucket(self) -> None:
         """Create the bucket in the client's region (no error if this account already owns it)."""
