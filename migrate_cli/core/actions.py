@@ -59,6 +59,8 @@ class Action(ABC):
     summary: ClassVar[str]
     Params: ClassVar[type[ActionParams]]
     per_host: ClassVar[bool] = True
+    # A disruptive action always asks for confirmation (or --yes), whatever the playbook step says.
+    disruptive: ClassVar[bool] = False
     # A read-only action never applies anything: in a real run its plan (diff included) is reported as
     # found, not as a change; in check mode it shows what would change like any other.
     read_only: ClassVar[bool] = False

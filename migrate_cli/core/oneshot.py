@@ -55,7 +55,7 @@ def one_step_playbook(
                 params=params,
                 hosts=",".join(hosts) if hosts is not None else None,
                 tags=frozenset(),
-                disruptive=disruptive,
+                disruptive=disruptive or action_cls.disruptive,
                 on_failure="stop",
                 line=0,
             )

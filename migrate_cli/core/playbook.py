@@ -190,7 +190,7 @@ def _load_step(
         params=params,
         hosts=model.hosts,
         tags=frozenset(model.tags),
-        disruptive=model.disruptive,
+        disruptive=model.disruptive or action_cls.disruptive,
         on_failure=model.on_failure,
         line=raw.line,
     )

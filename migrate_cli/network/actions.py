@@ -168,6 +168,7 @@ class NetworkPushAction(Action):
     name = "network.push"
     summary = "Push each edge device's remediation safely (backup, verify, automatic rollback)."
     Params = PushParams
+    disruptive = True
 
     def __init__(self) -> None:
         self._sessions = _Sessions()
@@ -260,6 +261,7 @@ class NetworkRollbackAction(Action):
     name = "network.rollback"
     summary = "Restore each device's running config from a backup and prove it equals the backup."
     Params = RollbackParams
+    disruptive = True
 
     def plan(self, ctx: TaskContext) -> Plan:
         assert ctx.host is not None

@@ -334,3 +334,21 @@ def test_read_only_action_reports_its_diff_and_never_applies(tmp_path: Path, sma
         tmp_path, small_inventory, "  - name: look\n    action: test.readonly\n    hosts: r1\n", check=True
     )
     assert checked.steps[0].hosts[0].status == "changed"  # "would change"
+
+
+class CuttingAction(RecordAction):
+    name = "test.cut"
+    disruptive = True
+
+
+register_action(CuttingAction)
+
+
+def test_a_disruptive_action_needs_confirmation_even_when_the_step_forgets_to_say_so(
+    tmp_path: Path, small_inventory: Path
+) -> None:
+    with pytest.raises(SafetyRefusal, match="disruptive"):
+        _run(tmp_path, small_inventory, "  - name: cut\n    action: test.cut\n")
+    assert RecordAction.calls == []
+    result, _ = _run(tmp_path, small_inventory, "  - name: cut\n    action: test.cut\n", yes=True)
+    assert result.ok and any(p == "apply" for _, _, p in RecordAction.calls)
