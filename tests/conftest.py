@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,10 +67,41 @@ def endpoint() -> Iterator[LocalAwsEndpoint]:
     ep.stop()
 
 
-def point_at(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point boto3 at `endpoint` alone: no AWS_* variable of the caller's environment leaks in."""
+def _drop_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("AWS_"):
             monkeypatch.delenv(key)
+
+
+def point_at(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point boto3 at `endpoint` alone: no AWS_* variable of the caller's environment leaks in."""
+    _drop_aws_env(monkeypatch)
     for key, value in endpoint.env().items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No AWS_* settings from the outside world; empty credentials/config files; no IMDS."""
+    _drop_aws_env(monkeypatch)
+    for name in ("credentials", "config"):
+        (tmp_path / name).write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return monkeypatch
+
+
+@pytest.fixture
+def lab_env(clean_env: pytest.MonkeyPatch, endpoint: LocalAwsEndpoint) -> LocalAwsEndpoint:
+    """The process environment pointing at `endpoint` and nothing else."""
+    for key, value in endpoint.env().items():
+        clean_env.setenv(key, value)
+    return endpoint
+
+
+def closed_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -114,8 +114,7 @@ def run_playbook(
     journal = Journal.in_state_dir(settings.state_dir)
     try:
         runner = PlaybookRunner(settings, inventory, EventBus(), journal)
-        runner.preflight(playbook, options)
-        runner.bus.subscribe(journal)
+        runner.bus.subscribe(journal)  # run() checks safety before its first event: a refusal journals nothing
         for sink in sinks:
             runner.bus.subscribe(sink)
         lock = nullcontext() if options.check or lock_name is None else StateLock(settings.state_dir, lock_name)

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from migrate_cli.core.errors import ConfigError
 from migrate_cli.dns.route53 import (
     iter_rrsets,
@@ -28,6 +26,7 @@ from migrate_cli.dns.route53 import (
     record_value,
     route53_call,
 )
+from migrate_cli.lab.aws_endpoint import client_for
 from migrate_cli.lab.dns_server import SUPPORTED_TYPES, AuthoritativeServer, Fault, Zone, normalize_value
 
 DEFAULT_INTERVAL = 0.5
@@ -36,12 +35,7 @@ Key = tuple[str, str]  # (absolute name, type)
 
 def lab_route53_client(env: Mapping[str, str]) -> Any:
     """A Route 53 client for the lab endpoint described by `LocalAwsEndpoint.env()` (not the process env)."""
-    session = boto3.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env.get("AWS_REGION", "us-east-1"),
-    )
-    return session.client("route53", endpoint_url=env["AWS_ENDPOINT_URL"])
+    return client_for(env, "route53")
 
 
 def _zone_rrsets(zone: Zone) -> dict[Key, tuple[int, list[str]]]:

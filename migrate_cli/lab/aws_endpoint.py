@@ -11,6 +11,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from threading import Thread
 from typing import Any
 
@@ -150,9 +151,25 @@ class LocalAwsEndpoint:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service` at this endpoint (the process environment is not consulted)."""
+        return client_for(self.env(), service)
+
     def __enter__(self) -> LocalAwsEndpoint:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def client_for(env: Mapping[str, str], service: str) -> Any:
+    """A boto3 client for the endpoint that `LocalAwsEndpoint.env()` describes (not the process env)."""
+    import boto3
+
+    session = boto3.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env.get("AWS_REGION", "us-east-1"),
+    )
+    return session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])

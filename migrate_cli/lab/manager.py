@@ -81,7 +81,7 @@ class Lab:
         self.aws = LocalAwsEndpoint(region=region)
         aws_url = self.aws.start()
         write_sample_site(self.sample_site)
-        self._create_bucket(SITE_BUCKET)
+        self.aws.client("s3").create_bucket(Bucket=SITE_BUCKET)
 
         dns_conf = self.config.get("dns", {})
         origin = str(dns_conf.get("zone", "lab.migrate.test."))
@@ -132,19 +132,6 @@ class Lab:
         self._write_env_file()
         self.info_file.write_text(json.dumps(self.info.__dict__, indent=2))
         return self.info
-
-    def _create_bucket(self, name: str) -> None:
-        import boto3
-
-        assert self.aws is not None
-        env = self.aws.env()
-        boto3.client(
-            "s3",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            region_name=env["AWS_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        ).create_bucket(Bucket=name)
 
     def env(self) -> dict[str, str]:
         """Environment for tools pointed at the lab: AWS endpoint, dummy credentials, device secrets."""

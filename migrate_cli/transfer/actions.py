@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, ClassVar, Protocol
 
@@ -58,22 +59,15 @@ class CopyParams(ActionParams):
     accept_new_host_keys: bool = False
 
     def request(self) -> CopyRequest:
-        return CopyRequest(
-            source=self.src,
-            dest=self.dest,
-            checksum=self.checksum,
-            delete=self.delete,
-            include=tuple(self.include),
-            exclude=tuple(self.exclude),
-            storage_class=self.storage_class,
-            sse=self.sse,
-            kms_key_id=self.kms_key_id,
-            workers=self.workers,
-            bwlimit=self.bwlimit,
-            part_size=self.part_size,
-            follow_symlinks=self.follow_symlinks,
-            accept_new_host_keys=self.accept_new_host_keys,
-        )
+        values = self.model_dump(exclude={"src"})
+        values.update(include=tuple(self.include), exclude=tuple(self.exclude))
+        return CopyRequest(source=self.src, **values)
+
+    @classmethod
+    def from_request(cls, request: CopyRequest) -> CopyParams:
+        values = dataclasses.asdict(request)
+        values["src"] = values.pop("source")
+        return cls.model_validate(values)
 
     @model_validator(mode="after")
     def _valid(self) -> CopyParams:

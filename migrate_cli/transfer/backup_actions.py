@@ -232,18 +232,23 @@ def _value_error(fn: Any, *args: Any) -> Any:
         raise ValueError(exc.message) from None
 
 
-class ArchiveRuleParams(ActionParams):
+class S3UrlParams(ActionParams):
+    """Parameters that start with an `s3://bucket/prefix` URL, checked when the playbook loads."""
+
     url: str
-    to: str = "GLACIER"
-    after: int = 30
-    expire: int | None = None
-    remove: bool = False
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         _value_error(parse_s3_url, value, "url")
         return value
+
+
+class ArchiveRuleParams(S3UrlParams):
+    to: str = "GLACIER"
+    after: int = 30
+    expire: int | None = None
+    remove: bool = False
 
     @field_validator("to")
     @classmethod
@@ -306,17 +311,10 @@ class ArchiveRuleAction(Action):
 # --- data.archive_now ----------------------------------------------------------------------------------
 
 
-class ArchiveNowParams(ActionParams):
-    url: str
+class ArchiveNowParams(S3UrlParams):
     to: str
     older_than: int = Field(ge=0)
     workers: int = Field(default=8, ge=1, le=64)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        _value_error(parse_s3_url, value, "url")
-        return value
 
     @field_validator("to")
     @classmethod
@@ -385,20 +383,13 @@ class ArchiveNowAction(Action):
 # --- data.archive_restore --------------------------------------------------------------------------------
 
 
-class ArchiveRestoreParams(ActionParams):
-    url: str
+class ArchiveRestoreParams(S3UrlParams):
     days: int = Field(ge=1)
     tier: str = "Standard"
     wait: bool = False
     timeout: float = Field(default=48 * 3600, gt=0)
     interval: float = Field(default=60, gt=0)
     workers: int = Field(default=8, ge=1, le=64)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        _value_error(parse_s3_url, value, "url")
-        return value
 
     @field_validator("tier")
     @classmethod

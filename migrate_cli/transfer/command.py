@@ -44,22 +44,7 @@ def run_copy(settings: Settings, request: CopyRequest, check: bool, observer: Co
             (DataCopyAction,),
             {"prepared": endpoints, "observer": _Recorder(report, observer)},
         )
-        params = CopyParams(
-            src=request.source,
-            dest=request.dest,
-            checksum=request.checksum,
-            delete=request.delete,
-            include=list(request.include),
-            exclude=list(request.exclude),
-            storage_class=request.storage_class,
-            sse=request.sse,
-            kms_key_id=request.kms_key_id,
-            workers=request.workers,
-            bwlimit=request.bwlimit,
-            part_size=request.part_size,
-            follow_symlinks=request.follow_symlinks,
-            accept_new_host_keys=request.accept_new_host_keys,
-        )
+        params = CopyParams.from_request(request)
         name = f"copy {valid.source.url} -> {valid.dest.url}"
         run = run_action(
             settings,

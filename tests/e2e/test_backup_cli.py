@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from migrate_cli.core.lock import StateLock
@@ -30,14 +29,8 @@ def env(endpoint: LocalAwsEndpoint) -> dict[str, str]:
 
 
 @pytest.fixture
-def s3(env: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+def s3(endpoint: LocalAwsEndpoint) -> Any:
+    return endpoint.client("s3")
 
 
 @pytest.fixture

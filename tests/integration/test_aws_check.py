@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +26,7 @@ from migrate_cli.aws.check import (
 )
 from migrate_cli.core.errors import ConfigError
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
-from tests.conftest import write
+from tests.conftest import closed_port, write
 
 MOTO_ACCOUNT = "123456789012"
 EXPIRED_XML = (
@@ -35,32 +34,6 @@ EXPIRED_XML = (
     b"<Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message>"
     b"</Error><RequestId>0</RequestId></ErrorResponse>"
 )
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for name in ("credentials", "config"):
-        (tmp_path / name).write_text("")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return monkeypatch
-
-
-@pytest.fixture
-def lab_env(clean_env: pytest.MonkeyPatch, endpoint: LocalAwsEndpoint) -> LocalAwsEndpoint:
-    for key, value in endpoint.env().items():
-        clean_env.setenv(key, value)
-    return endpoint
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_all_services_answer(lab_env: LocalAwsEndpoint) -> None:

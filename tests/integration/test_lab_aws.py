@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from migrate_cli.aws.identity import CallerIdentity, caller_identity
 from migrate_cli.aws.session import aws_call, aws_errors, client, make_session
 from migrate_cli.core.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, OperationFailed
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
+from tests.conftest import closed_port
 
 MOTO_ACCOUNT = "123456789012"
 
@@ -31,33 +31,6 @@ def endpoint() -> Iterator[LocalAwsEndpoint]:
     ep.start()
     yield ep
     ep.stop()
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No AWS_* settings from the outside world; empty credentials/config files; no IMDS."""
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for name in ("credentials", "config"):
-        (tmp_path / name).write_text("")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return monkeypatch
-
-
-@pytest.fixture
-def lab_env(clean_env: pytest.MonkeyPatch, endpoint: LocalAwsEndpoint) -> LocalAwsEndpoint:
-    for key, value in endpoint.env().items():
-        clean_env.setenv(key, value)
-    return endpoint
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_endpoint_start_stop_and_env() -> None:
