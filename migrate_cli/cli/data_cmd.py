@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Annotated
 
@@ -144,10 +143,6 @@ def copy_command(
     accept_new_host_keys: Annotated[
         bool, typer.Option("--accept-new-host-keys", help="Trust and record an SSH host key not yet in known_hosts.")
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON summary (as the global --json).")] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Every file in the plan, retries (as the global -v).")
-    ] = False,
 ) -> None:
     """Copy SRC to DEST, sending only new and changed files; verified end to end and resumable.
 
@@ -166,8 +161,6 @@ def copy_command(
       migrate data copy ./site web1:/var/www --check -v
     """
     settings = settings_of(ctx)
-    if json_output or verbose:
-        settings = dataclasses.replace(settings, json=settings.json or json_output, verbose=settings.verbose or verbose)
     request = CopyRequest(
         source=src,
         dest=dest,

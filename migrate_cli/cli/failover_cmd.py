@@ -102,14 +102,13 @@ def check_command(
     ctx: typer.Context,
     limit: Limit = None,
     count: Annotated[int, typer.Option("--count", "-c", help="Probes per target.")] = 5,
-    json_output: Annotated[bool, typer.Option("--json", help="The verdicts as JSON.")] = False,
 ) -> None:
     """Is failover armed at each site? Probes per uplink (loss, RTT), the default route, IP SLA/track, DX/VPN BGP.
 
     Exit 0 when every site is armed, 1 when one is not (the reasons are printed).
     """
     settings = settings_of(ctx)
-    as_json = settings.json or json_output
+    as_json = settings.json
     inventory = load_inventory(settings.inventory_dir)
     params = _params(CheckParams, {"limit": limit, "count": count}, {"limit": "--limit", "count": "--count"})
     load_edges(inventory, limit)  # bad uplink data: exit 2 before anything runs

@@ -98,6 +98,22 @@ def register(names: list[str] | None = None) -> typer.Typer:
     return app
 
 
+# Global flags users also type after the command (`migrate inventory list --json`), as most CLIs allow.
+_GLOBAL_FLAGS = {"--json", "--quiet", "-q", "--verbose", "-v"}
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move global flags found after the command in front of it (up to a `--`)."""
+    name = requested_command(argv)
+    if name is None:
+        return argv
+    at = argv.index(name)
+    end = argv.index("--") if "--" in argv[at:] else len(argv)
+    tail = argv[at:end]
+    flags = [a for a in tail if a in _GLOBAL_FLAGS]
+    return argv[:at] + flags + [a for a in tail if a not in _GLOBAL_FLAGS] + argv[end:]
+
+
 def requested_command(argv: list[str]) -> str | None:
     """The command name in `argv` (after the global options), or None."""
     skip = False
@@ -117,14 +133,15 @@ def _error(message: str) -> None:
 
 def run() -> None:
     """Console entry point: run the app and turn errors into the documented exit codes."""
-    name = requested_command(sys.argv[1:])
+    argv = hoist_global_flags(sys.argv[1:])
+    name = requested_command(argv)
     completing = any(k.startswith("_MIGRATE") and k.endswith("_COMPLETE") for k in os.environ)
-    if completing or (name not in COMMANDS and "--version" not in sys.argv):
+    if completing or (name not in COMMANDS and "--version" not in argv):
         register()  # help, completion, or a mistyped command (its suggestion needs every name)
     elif name in COMMANDS:
         register([name])
     try:
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name="migrate", standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         sys.stdout.flush()
         os.write(2, b"migrate: interrupted\n")

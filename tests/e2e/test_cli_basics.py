@@ -64,6 +64,8 @@ def test_inventory_list_limit_and_json_never_reveal_secrets(tmp_path: Path, smal
     hosts = json.loads(out.stdout)
     assert [h["name"] for h in hosts] == ["r1"]
     assert "s3cret" not in out.stdout and "${env:ROUTER_PW}" in out.stdout
+    after = migrate("-i", str(small_inventory), "inventory", "list", "--limit", "@edge,!r2", "--json", env=env)
+    assert after.returncode == 0 and json.loads(after.stdout) == hosts  # global flags after the command too
     bad = migrate("-i", str(small_inventory), "inventory", "list", "--limit", "nosuchhost")
     assert bad.returncode == 2 and "nosuchhost" in bad.stderr
 
