@@ -242,6 +242,9 @@ class PlaybookRunner:
         contexts = [self._context(step, h, options) for h in hosts]
         outcomes = self._parallel(options.forks, lambda c: self._plan_one(step, action, c), contexts)
         pending = [(c, o) for c, o in zip(contexts, outcomes, strict=True) if o.status == "changed"]
+        for o in outcomes:  # decided while planning: nothing to change, or failed to plan
+            if o.status != "changed" or options.check:
+                self._finish_host(step, o)
 
         if not options.check and pending:
             if step.disruptive and not options.yes:
@@ -253,16 +256,10 @@ class PlaybookRunner:
                     for _, o in pending:
                         o.status, o.error = "skipped", "not confirmed"
                         self._finish_host(step, o)
-                    self._finish_plain(step, outcomes, pending)
                     outcome.hosts, outcome.status = outcomes, "refused"
                     self.bus.emit(EventKind.STEP_FINISHED, "not confirmed", data={"status": "refused"}, **where)
                     return outcome
             self._parallel(options.forks, lambda pair: self._apply_one(step, action, *pair), pending)
-
-        self._finish_plain(step, outcomes, pending if not options.check else [])
-        if options.check:
-            for _, o in pending:
-                self._finish_host(step, o)
 
         failed = [o for o in outcomes if o.status == "failed"]
         refused = [o for o in failed if isinstance(o.exception, SafetyRefusal)]
@@ -274,15 +271,6 @@ class PlaybookRunner:
         summary = f"{len(outcomes) - len(failed)} ok, {len(failed)} failed"
         self.bus.emit(EventKind.STEP_FINISHED, summary, data={"status": outcome.status}, **where)
         return outcome
-
-    def _finish_plain(
-        self, step: Step, outcomes: list[HostOutcome], pending: list[tuple[TaskContext, HostOutcome]]
-    ) -> None:
-        """Report hosts whose result was decided in the plan phase (no change, or failed to plan)."""
-        pending_ids = {id(o) for _, o in pending}
-        for o in outcomes:
-            if o.status in ("ok", "failed") and id(o) not in pending_ids and not o.applied:
-                self._finish_host(step, o)
 
     def _context(self, step: Step, host: Host | None, options: RunOptions) -> TaskContext:
         name = host.name if host else None

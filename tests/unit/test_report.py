@@ -13,7 +13,7 @@ from migrate_cli.core.secrets import register_secret
 from migrate_cli.core.settings import Settings
 from migrate_cli.report.render import render_report
 from tests.conftest import write
-from tests.unit.test_runner import RecordAction  # noqa: F401  (registers test.record)
+from tests.unit.recording import RecordAction  # noqa: F401  (registers test.record)
 
 
 def _run(tmp_path: Path, inventory: Path, check: bool) -> tuple[Journal, str]:
