@@ -205,7 +205,10 @@ def _result_lines(res: OneStepResult, check: bool, day: str) -> list[str]:
 
 @backup_app.command("list")
 def backup_list(ctx: typer.Context, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Show the snapshots in the backup store: date, files, size, new bytes."""
+    """Show the snapshots in the backup store: date, files, size, new bytes.
+
+    Read-only, so it takes no lock and works while a backup runs.
+    """
     from migrate_cli.transfer.backup.config import load_backup_config
     from migrate_cli.transfer.backup_actions import store_for
 
@@ -243,9 +246,13 @@ def backup_restore(
     force: Annotated[bool, typer.Option("--force", help="Restore into a non-empty DEST (overwrites files).")] = False,
     workers: Annotated[int, typer.Option("--workers", help="Parallel downloads.")] = 8,
 ) -> None:
-    """Restore a snapshot into DEST and verify every file's SHA-256."""
+    """Restore a snapshot into DEST and verify every file's SHA-256.
+
+    Takes the backup lock: exit 3 while a backup run or another restore holds it.
+    """
     from migrate_cli.core.oneshot import run_action
     from migrate_cli.transfer.backup.config import load_backup_config
+    from migrate_cli.transfer.backup.locking import backup_lock
     from migrate_cli.transfer.backup_actions import BackupRestoreAction, BackupRestoreParams
 
     settings = settings_of(ctx)
@@ -262,6 +269,7 @@ def backup_restore(
         check=False,
         sinks=transfer_sinks(settings),
         source=config,
+        guard=backup_lock(settings.state_dir),
     )
     d = res.data
     lines = []

@@ -93,7 +93,7 @@ def store_for(config: BackupConfig, s3: Any = None) -> BackupStore:
         extra["ServerSideEncryption"] = config.sse
     if config.kms_key_id:
         extra["SSEKMSKeyId"] = config.kms_key_id
-    return BackupStore(config.location, s3 if s3 is not None else s3_client(), extra)
+    return BackupStore(config.location, s3 if s3 is not None else s3_client(), extra, bwlimit=config.bwlimit_bytes)
 
 
 def store_warnings(store: BackupStore) -> list[str]:
@@ -180,7 +180,8 @@ def restore_store(params: BackupRestoreParams) -> BackupStore:
 
 
 class BackupRestoreAction(Action):
-    """Restore one snapshot into a directory and verify every file's SHA-256."""
+    """Restore one snapshot into a directory and verify every file's SHA-256, under the backup lock (a run's
+    retention must not delete objects mid-restore; two restores must not write one DEST)."""
 
     name = "data.backup_restore"
     summary = "Restore a backup snapshot into a directory and verify it."
@@ -213,7 +214,8 @@ class BackupRestoreAction(Action):
         store, day, dest, manifest = plan.state
         params: BackupRestoreParams = ctx.params
         progress = ThrottledProgress(ctx.emit, "restored")
-        outcome = restore_snapshot(store, day, dest, params.force, params.workers, progress, manifest)
+        with backup_lock(ctx.settings.state_dir):
+            outcome = restore_snapshot(store, day, dest, params.force, params.workers, progress, manifest)
         return outcome.to_dict()
 
     def verify(self, ctx: TaskContext, plan: Plan, applied: dict[str, Any]) -> None:

@@ -38,10 +38,12 @@ from migrate_cli.transfer.retry import (
     Cancelled,
     IntegrityError,
     PermanentError,
+    StartOver,
     TransferError,
     TransientError,
     with_retries,
 )
+from migrate_cli.transfer.s3copy import ServerSideCopy
 from migrate_cli.transfer.s3http import FileSlice
 from migrate_cli.transfer.sources import PartDone, PartWriter, Store, WriteInfo, guess_type
 from migrate_cli.transfer.state import TransferState
@@ -92,6 +94,7 @@ class EngineResult:
     retries: int = 0
     resumed_parts: int = 0
     aborted_uploads: int = 0
+    server_side: int = 0  # copied inside S3 (CopyObject / UploadPartCopy): no bytes through this client
     elapsed: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,6 +109,7 @@ class EngineResult:
             "retries": self.retries,
             "resumed_parts": self.resumed_parts,
             "aborted_uploads": self.aborted_uploads,
+            "server_side": self.server_side,
             "elapsed": round(self.elapsed, 3),
             "files_per_s": round(rate, 1),
             "bytes_per_s": round(self.copied_bytes / self.elapsed, 1) if self.elapsed else 0.0,
@@ -207,6 +211,7 @@ class TransferEngine:
         self._lock = threading.Lock()
         self._cancelled = False
         self._md5 = dest.wants_md5  # only a destination that checks ETags needs MD5s computed
+        self._server_copy = ServerSideCopy.between(self)  # S3 -> S3 on one service: copied inside S3
 
     # --- driver ------------------------------------------------------------------------------------
 
@@ -215,6 +220,7 @@ class TransferEngine:
         for key, src_sig, dst_sig in plan.learned:
             self.state.record(key, src_sig, dst_sig)
         self._reconcile_uploads(plan)
+        self._learn_dest_checksums(plan)
         self.progress.start(len(plan.copies), plan.copy_bytes)
         pool = self._pool = WorkerPool(self.options.workers)
         try:
@@ -234,7 +240,16 @@ class TransferEngine:
         return self.result
 
     def _reconcile_uploads(self, plan: SyncPlan) -> None:
-        """Abort uploads recorded by an earlier run that will not be resumed now (see state.py)."""
+        """Abort uploads recorded by an earlier run that will not be resumed now (see state.py); for a local
+        destination, remove the partial files of such runs (source changed, key no longer in the plan)."""
+        if self.dest.kind == "local":
+            wanted = {i.key: self.source.sig(i.source) for i in plan.copies}
+            for key, error in self.state.clean_stale_downloads(self.dest, wanted):
+                if error is None:
+                    self.progress.note(f"removed the partial download of {key} (not resumable)")
+                else:  # kept in the state: the next run tries again
+                    self.progress.note(f"could not remove the partial download of {key}: {error}")
+            return
         if self.dest.kind != "s3":
             return
         wanted = {i.key: self.source.sig(i.source) for i in plan.copies}
@@ -246,6 +261,23 @@ class TransferEngine:
                     )
                 except TransferError as exc:  # kept in the state: the next run tries again
                     self.progress.note(f"could not abort an earlier upload of {record.key}: {exc}")
+
+    def _learn_dest_checksums(self, plan: SyncPlan) -> None:
+        """Before large local files are hashed for an S3 destination whose checksum support is unknown: a
+        multipart upload begun and at once aborted (journalled like any other, so a kill in between leaves
+        nothing behind) tells whether SHA-256 is worth computing (s3support.py)."""
+        checksums = getattr(self.dest, "checksums", None)
+        if self.source.kind != "local" or checksums is None or not checksums.unknown or self.state.readonly:
+            return
+        item = next((i for i in plan.copies if i.source.size > INLINE_MAX and self.state.upload(i.key) is None), None)
+        if item is None:
+            return
+        info = self._info(item, item.source.size, 0)
+        try:
+            writer = self.dest.begin(info, self.options.part_size, 1, self.state.journal_for(""))
+            writer.abort()
+        except TransferError as exc:  # the writes themselves will tell
+            self.progress.note(f"could not ask the destination about checksums: {exc}")
 
     def _delete(self, plan: SyncPlan) -> None:
         if not plan.deletes:
@@ -307,6 +339,8 @@ class TransferEngine:
         try:
             if self._cancelled:
                 return
+            if self._server_copy is not None and self._server_copy.start(item, attempt):
+                return
             entry = item.source
             if self.source.kind == "s3" and entry.size > self.options.part_size and not entry.statted:
                 self._retry(item.key, lambda: self.source.stat(entry))
@@ -326,7 +360,7 @@ class TransferEngine:
     def _single(self, item: CopyItem) -> None:
         def attempt() -> tuple[Any, str, bool | None]:
             read = self.source.read(item.source)
-            sha, md5 = digest_bytes(read.data, self._md5)
+            sha, md5 = self._digests(lambda: digest_bytes(read.data, self._md5))
             info = self._info(item, len(read.data), read.mtime_ns)
             dst_sig, ok = self.dest.put(info, read.data, sha, md5)
             return read, dst_sig, ok
@@ -346,7 +380,7 @@ class TransferEngine:
                 raise PermanentError(f"cannot read {entry.path}: {exc.strerror or exc}") from exc
             try:
                 st = os.fstat(fd)
-                sha, md5 = digest_fd_range(fd, 0, st.st_size, self._md5)
+                sha, md5 = self._digests(lambda: digest_fd_range(fd, 0, st.st_size, self._md5))
             except OSError as exc:
                 raise TransientError(f"cannot read {entry.path}: {exc.strerror or exc}") from exc
             finally:
@@ -370,7 +404,11 @@ class TransferEngine:
         mtime_ns = self.source.logical_mtime_ns(entry) or int(entry.mtime * 1e9)
         info = self._info(item, entry.size, mtime_ns)
         count = part_count(entry.size, part_size)
-        journal = self.state.journal_for(src_sig) if self.dest.kind == "s3" else None
+        journal: Any = None  # records parts so that a killed run resumes (state.py): uploads and partial files
+        if self.dest.kind == "s3":
+            journal = self.state.journal_for(src_sig)
+        elif self.dest.kind == "local":
+            journal = self.state.download_journal(src_sig)
         writer = self._retry(item.key, lambda: self.dest.begin(info, part_size, count, journal))
         job = _Job(item, info, writer, part_size, count, src_sig, attempt, parts=dict(writer.done))
         missing = [n for n in range(1, count + 1) if n not in job.parts]
@@ -378,7 +416,10 @@ class TransferEngine:
         if job.parts:
             with self._lock:
                 self.result.resumed_parts += len(job.parts)
-            self.progress.note(f"resuming {item.key}: {len(job.parts)} of {count} parts already uploaded")
+            done = (
+                "uploaded" if self.dest.kind != "local" else "downloaded" if self.source.kind != "local" else "copied"
+            )
+            self.progress.note(f"resuming {item.key}: {len(job.parts)} of {count} parts already {done}")
         job.reported += resumed
         self.progress.advance(0, resumed)
         job.outstanding = len(missing)
@@ -395,13 +436,9 @@ class TransferEngine:
         def attempt() -> PartDone:
             payload = self.source.read_range(entry, offset, length)
             if isinstance(payload, FileSlice):
-                fd = os.open(payload.path, os.O_RDONLY)
-                try:
-                    sha, md5 = digest_fd_range(fd, payload.offset, payload.length, self._md5)
-                finally:
-                    os.close(fd)
+                sha, md5 = self._digests(lambda: _digest_slice(payload, self._md5))
             else:
-                sha, md5 = digest_bytes(payload, self._md5)
+                sha, md5 = digest_bytes(payload, self._md5)  # also checks the part against its source
             return job.writer.write_part(number, offset, payload, sha, md5)
 
         error: BaseException | None = None
@@ -425,7 +462,8 @@ class TransferEngine:
             if job.error is None and not self._cancelled:
                 self._finish(job)
             else:
-                self._give_up(job, restart=False)  # the part already used up its own retries
+                # the part used up its own retries; a part the server will not take again starts the file over
+                self._give_up(job, restart=isinstance(job.error, StartOver))
 
     def _finish(self, job: _Job) -> None:
         key = job.item.key
@@ -458,7 +496,7 @@ class TransferEngine:
         except Exception as exc:  # noqa: BLE001
             self.progress.note(f"could not abort the upload of {job.item.key}: {exc}")
         self.progress.advance(0, -job.reported)
-        if restart and error.retryable and job.attempt < FILE_ATTEMPTS:
+        if restart and (error.retryable or isinstance(error, StartOver)) and job.attempt < FILE_ATTEMPTS:
             self._on_retry(job.item.key)(job.attempt, error)
             time.sleep(self.options.backoff.delay(job.attempt))
             self._submit(self._start, job.item, job.attempt + 1)
@@ -525,6 +563,21 @@ class TransferEngine:
 
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         self._pool.submit(fn, *args)
+
+    def _digests(self, compute: Callable[[], tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
+        """Digests of local content for the destination, or none when the destination hashes as it sends
+        (one pass over the bytes instead of two, and the first byte goes out at once)."""
+        if self.dest.hashes_while_sending and self.source.kind == "local":
+            return b"", b""
+        return compute()
+
+
+def _digest_slice(part: FileSlice, md5: bool) -> tuple[bytes, bytes]:
+    fd = os.open(part.path, os.O_RDONLY)
+    try:
+        return digest_fd_range(fd, part.offset, part.length, md5)
+    finally:
+        os.close(fd)
 
 
 def _read_exact(reader: Any, size: int) -> bytes:

@@ -38,6 +38,13 @@ class PermanentError(TransferError):
     """No point retrying: unreadable file, access denied, no such bucket, unsafe name."""
 
 
+class StartOver(TransferError):
+    """The server will not take a part again (`rclone serve s3` answers 501 to a part number it has seen):
+    not worth retrying in place, but a new upload of the whole file may succeed."""
+
+    restart_file = True
+
+
 class Cancelled(TransferError):
     """The run is being interrupted."""
 

@@ -23,7 +23,7 @@ import socket
 import ssl
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,10 +38,12 @@ from migrate_cli.transfer.bandwidth import RateLimiter
 from migrate_cli.transfer.retry import Backoff, IntegrityError, PermanentError, TransientError, with_retries
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"  # SigV4 without a payload hash: the body is checked by its MD5 instead
 TIMEOUT = 60.0  # seconds without a byte from the server before a request counts as failed (and is retried)
 TIMEOUT_ENV = "MIGRATE_S3_READ_TIMEOUT"
 CONNECT_TIMEOUT = 10.0
 SEND_CHUNK = 256 * 1024
+HASH_CHUNK = 1024 * 1024  # read size when a file is hashed as it is sent
 READ_CHUNK = 1024 * 1024
 SMALL_BODY = 64 * 1024  # sent in the same sendall as the head
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -71,6 +73,7 @@ class Reply:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
+    sent_digest: bytes = b""  # digest of the body as sent, when the request was given a hasher
 
 
 class S3HttpError(PermanentError):
@@ -116,11 +119,14 @@ class _Connection:
         except OSError:
             pass
 
-    def send(self, head: bytes, body: Body, limiter: RateLimiter | None) -> None:
+    def send(self, head: bytes, body: Body, limiter: RateLimiter | None, hasher: Any = None) -> None:
         if isinstance(body, FileSlice):
             self.sock.sendall(head)
-            self._sendfile(body, limiter)
-        elif limiter is None and len(body) <= SMALL_BODY:
+            self._sendfile(body, limiter, hasher)
+            return
+        if hasher is not None:
+            hasher.update(body)
+        if limiter is None and len(body) <= SMALL_BODY:
             self.sock.sendall(head + body)
         else:
             self.sock.sendall(head)
@@ -131,18 +137,23 @@ class _Connection:
                     limiter.consume(len(chunk))
                 self.sock.sendall(chunk)
 
-    def _sendfile(self, part: FileSlice, limiter: RateLimiter | None) -> None:
+    def _sendfile(self, part: FileSlice, limiter: RateLimiter | None, hasher: Any = None) -> None:
+        """Send a file range: with sendfile(2) when nothing needs to see the bytes, else read, hashed by
+        `hasher` (what is hashed is exactly what is sent) and throttled by `limiter`, chunk by chunk."""
         with open(part.path, "rb") as f:
-            if limiter is None and not isinstance(self.sock, ssl.SSLSocket):
+            if limiter is None and hasher is None and not isinstance(self.sock, ssl.SSLSocket):
                 sent = self.sock.sendfile(f, part.offset, part.length)
                 if sent != part.length:
                     raise OSError(f"file shrank while sending ({sent} of {part.length} bytes)")
                 return
+            size = SEND_CHUNK if limiter is not None else HASH_CHUNK
             pos, end = part.offset, part.offset + part.length
             while pos < end:
-                chunk = os.pread(f.fileno(), min(SEND_CHUNK, end - pos), pos)
+                chunk = os.pread(f.fileno(), min(size, end - pos), pos)
                 if not chunk:
                     raise OSError("file shrank while sending")
+                if hasher is not None:
+                    hasher.update(chunk)
                 if limiter is not None:
                     limiter.consume(len(chunk))
                 self.sock.sendall(chunk)
@@ -287,10 +298,16 @@ class S3Http:
         payload_sha256: str | None = None,
         what: str = "",
         ok: tuple[int, ...] = (200, 204, 206),
+        hasher: Callable[[], Any] | None = None,
     ) -> Reply:
-        """Send one request and read the whole reply; raise TransientError / S3HttpError on failure."""
+        """Send one request and read the whole reply; raise TransientError / S3HttpError on failure.
+        With `hasher` (e.g. hashlib.md5), the bytes of a FileSlice body are hashed as they are sent and the
+        digest is `reply.sent_digest`."""
         what = what or f"{method} s3://{bucket}/{key}"
-        with self._exchange(method, bucket, key, query, headers, body, payload_sha256, what) as (reply, reader):
+        with self._exchange(method, bucket, key, query, headers, body, payload_sha256, what, hasher) as (
+            reply,
+            reader,
+        ):
             try:
                 reply.body = reader.read_all() if reader is not None else b""
             except (OSError, ValueError) as exc:
@@ -379,11 +396,12 @@ class S3Http:
         body: Body,
         payload: str | None,
         what: str,
+        hasher: Callable[[], Any] | None = None,
     ) -> Iterator[tuple[Reply, _BodyReader | Any | None]]:
         url = self.url(bucket, key, query)
         parts, target, signed = self._signed(method, url, headers, body, payload)
         if self.use_botocore:
-            yield from self._botocore_exchange(method, url, signed, body, what)
+            yield from self._botocore_exchange(method, url, signed, body, what, hasher() if hasher else None)
             return
         length = body.length if isinstance(body, FileSlice) else len(body)
         lines = [f"{method} {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in signed.items()]
@@ -395,7 +413,8 @@ class S3Http:
             conn = self._connection(parts)
             reused = conn.requests > 0
             try:
-                conn.send(head, body, self.limiter)
+                digest = hasher() if hasher is not None else None  # afresh on a second try
+                conn.send(head, body, self.limiter, digest)
                 status, response_headers, keep = conn.read_head()
             except (_Closed, BrokenPipeError, ConnectionResetError) as exc:
                 self._drop(site)
@@ -407,8 +426,9 @@ class S3Http:
                 raise TransientError(f"{what}: {_describe(exc)}") from exc
             break
         reader = _BodyReader(conn, method, status, response_headers)
+        sent = digest.digest() if digest is not None else b""
         try:
-            yield Reply(status, response_headers, b""), reader
+            yield Reply(status, response_headers, b"", sent), reader
         finally:
             if reader.done and keep:
                 conn.requests += 1
@@ -431,11 +451,15 @@ class S3Http:
             conn.close()
 
     def _botocore_exchange(
-        self, method: str, url: str, signed: dict[str, str], body: Body, what: str
+        self, method: str, url: str, signed: dict[str, str], body: Body, what: str, hasher: Any = None
     ) -> Iterator[tuple[Reply, Any]]:
         if isinstance(body, FileSlice):
             with open(body.path, "rb") as f:
                 body = os.pread(f.fileno(), body.length, body.offset)
+        sent = b""
+        if hasher is not None:
+            hasher.update(body)
+            sent = hasher.digest()
         if body and self.limiter is not None:
             self.limiter.consume(len(body))
         request = AWSRequest(method=method, url=url, headers=signed, data=body or None)
@@ -446,7 +470,7 @@ class S3Http:
             raise TransientError(f"{what}: {_describe(exc)}") from exc
         body = _Urllib3Body(raw.raw)
         try:
-            yield Reply(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, b""), body
+            yield Reply(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, b"", sent), body
         finally:
             if body.done:
                 raw.raw.release_conn()  # back to botocore's pool

@@ -292,8 +292,9 @@ def result_summary(result: EngineResult, source: Location, dest: Location, plan:
     _, done = verbs(source, dest)
     rate = f"{result.copied / result.elapsed:.0f} files/s, " if result.elapsed else ""
     speed = f"{human_bytes(result.copied_bytes / result.elapsed)}/s" if result.elapsed else "-"
+    server_side = f" ({result.server_side} server-side)" if result.server_side else ""
     text = (
-        f"{done} {result.copied} file(s) ({human_bytes(result.copied_bytes)}) in {result.elapsed:.1f}s "
+        f"{done} {result.copied} file(s){server_side} ({human_bytes(result.copied_bytes)}) in {result.elapsed:.1f}s "
         f"({rate}{speed}); skipped {len(plan.skips)} unchanged; deleted {result.deleted}; "
         f"failed {len(result.failed) + len(result.delete_failed) + len(plan.errors)}"
     )

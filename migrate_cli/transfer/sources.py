@@ -25,7 +25,7 @@ from typing import Any
 
 from migrate_cli.core.errors import ConfigError
 from migrate_cli.transfer.bandwidth import RateLimiter
-from migrate_cli.transfer.checksums import CHUNK, Expected, StreamDigest
+from migrate_cli.transfer.checksums import CHUNK, Expected, StreamDigest, digest_fd_range
 from migrate_cli.transfer.location import Location
 from migrate_cli.transfer.retry import PermanentError, TransientError
 from migrate_cli.transfer.s3http import FileSlice
@@ -119,6 +119,7 @@ class Store(ABC):
     mtime_exact: bool = True  # False: the listing's mtime has 1-second resolution
     limiter: RateLimiter | None = None
     wants_md5: bool = False  # writers that check the server's ETag need the MD5 of what they send
+    hashes_while_sending: bool = False  # put/write_part take empty digests and hash as they send
 
     @property
     def url(self) -> str:
@@ -356,7 +357,18 @@ class LocalStore(Store):
             raise
 
     def begin(self, info: WriteInfo, part_size: int, parts: int, resume: Any = None) -> PartWriter:
-        return _LocalPartWriter(self.target(info.key), info)
+        """`resume`: a DownloadJournal (state.py) to keep the partial file of a killed run and record parts."""
+        return _LocalPartWriter(self.target(info.key), info, part_size, resume)
+
+    def drop_partial(self, key: str) -> bool:
+        """Remove the partial file of `key` left by an interrupted copy; True when there was one."""
+        try:
+            os.unlink(self.partial(os.path.join(self.root, *key.split("/"))))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise _os_error(exc, f"cannot remove the partial file of {key}") from exc
+        return True
 
     def delete(self, keys: list[str]) -> list[tuple[str, str]]:
         failed = []
@@ -382,19 +394,66 @@ def _read_all(fd: int, size_hint: int) -> bytes:
 
 
 class _LocalPartWriter(PartWriter):
-    def __init__(self, path: str, info: WriteInfo) -> None:
+    """Writes `.NAME.migrate-partial` with pwrite at each part's offset, then renames it into place.
+
+    With a journal (DownloadJournal), each part is recorded once its bytes are in the file, and a partial file
+    left by a killed run of the same source (same signature, part size and size) is kept: each recorded part
+    is hashed again from disk and kept only when its SHA-256 still matches; the others are fetched again.
+    Ordering for a kill at any moment: the record is written before the file is (re)created and removed only
+    after the file is renamed or deleted, so a partial file is never left without a record to clean it up."""
+
+    def __init__(self, path: str, info: WriteInfo, part_size: int = 0, journal: Any = None) -> None:
         self.path = path
         self.info = info
+        self.part_size = part_size
+        self.journal = journal
         self.tmp = LocalStore.partial(path)
         self.done = {}
+        self.fd: int | None = None
         if os.path.isdir(path):
             raise PermanentError(f"cannot write {path}: a directory is in the way")
         try:
-            self.fd: int | None = os.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-            if info.size:
-                os.ftruncate(self.fd, info.size)
+            if journal is not None and part_size > 0:
+                self._resume()
+            if self.fd is None:
+                if journal is not None:
+                    journal.intend(info.key, part_size, info.size)
+                self.fd = os.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+                if info.size:
+                    os.ftruncate(self.fd, info.size)
         except OSError as exc:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
             raise _os_error(exc, f"cannot write {path}") from exc
+
+    def _resume(self) -> None:
+        """Reopen the partial file of an interrupted run and keep the recorded parts whose bytes are intact."""
+        assert self.journal is not None
+        recorded = self.journal.recorded(self.info.key, self.part_size, self.info.size)
+        if not recorded:
+            return
+        try:
+            fd = os.open(self.tmp, os.O_RDWR)  # no O_CREAT: a partial file that is gone means a fresh start
+        except FileNotFoundError:
+            return
+        if os.fstat(fd).st_size != self.info.size:
+            os.close(fd)
+            return
+        self.fd = fd
+        stale = []
+        for number, part in sorted(recorded.items()):
+            offset = (number - 1) * self.part_size
+            length = min(self.part_size, self.info.size - offset)
+            if offset >= self.info.size or part.size != length:
+                stale.append(number)
+                continue
+            sha256, md5 = digest_fd_range(fd, offset, length, bool(part.md5))
+            if sha256 == part.sha256:
+                self.done[number] = PartDone(number, length, sha256, md5)
+            else:
+                stale.append(number)
+        self.journal.drop_parts(self.info.key, stale)
 
     def write_part(self, number: int, offset: int, payload: Payload, sha256: bytes, md5: bytes) -> PartDone:
         assert self.fd is not None
@@ -408,7 +467,14 @@ class _LocalPartWriter(PartWriter):
                     view, pos = view[written:], pos + written
         except OSError as exc:
             raise _os_error(exc, f"cannot write {self.path}") from exc
-        return PartDone(number, payload_length(payload), sha256, md5)
+        done = PartDone(number, payload_length(payload), sha256, md5)
+        if self.journal is not None:
+            # No fsync: after a process kill (SIGKILL, OOM) the written bytes are still in the page cache and
+            # the next run reads them back, so "pwrite, then record" is enough. After a power loss they may be
+            # lost while the record survives; the resume re-hashes every recorded part from disk, so such a
+            # part is fetched again rather than trusted.
+            self.journal.part_done(self.info.key, done)
+        return done
 
     def commit(self, parts: list[PartDone]) -> tuple[str, bool | None]:
         assert self.fd is not None
@@ -419,6 +485,8 @@ class _LocalPartWriter(PartWriter):
             os.replace(self.tmp, self.path)
         except OSError as exc:
             raise _os_error(exc, f"cannot write {self.path}") from exc
+        if self.journal is not None:
+            self.journal.forget(self.info.key)
         return f"{self.info.size}:{self.info.mtime_ns}", None
 
     def abort(self) -> None:
@@ -427,6 +495,8 @@ class _LocalPartWriter(PartWriter):
             self.fd = None
         with suppress(OSError):
             os.unlink(self.tmp)
+        if self.journal is not None:
+            self.journal.forget(self.info.key)
 
 
 def _copy_range(part: FileSlice, dst_fd: int, dst_offset: int) -> None:

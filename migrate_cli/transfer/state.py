@@ -9,7 +9,16 @@ One SQLite file per pair under STATE_DIR/transfer/. It is a cache and a journal,
   still has with the same ETag are not sent again) and aborts every other one, including an upload created
   between the intent and its id being written (every upload in progress for that key, found with
   ListMultipartUploads), so none is orphaned.
-Completed objects are written in batches (every 0.5 s / 256 rows); upload rows are committed at once.
+- `downloads` / `download_parts`: the same for a large file written in parts into a local directory (its
+  `.NAME.migrate-partial` file): the identity of the partial file (key, source signature, part size, size)
+  and each part once its bytes are in the file (number, size, SHA-256, MD5 when computed). After a SIGKILL the
+  next run keeps the partial file when the source and part size are unchanged, re-hashes each recorded part
+  from disk and fetches only the parts missing or not matching; anything else (source changed, partial gone,
+  key no longer in the plan) drops the partial file and its record. Separate tables rather than `uploads`
+  rows with a marker: an `uploads` row means "a remote multipart upload may exist" and drives S3 calls
+  (ListParts, AbortMultipartUpload); a download row must never be mistaken for one.
+Completed objects are written in batches (every 0.5 s / 256 rows); upload and download rows are committed
+at once.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from typing import Any
 from migrate_cli.core.lock import StateLock
 from migrate_cli.transfer.checksums import b64, unb64
 from migrate_cli.transfer.location import Location, pair_id
+from migrate_cli.transfer.retry import TransferError
 from migrate_cli.transfer.sources import PartDone
 
 SCHEMA = """
@@ -37,6 +47,12 @@ CREATE TABLE IF NOT EXISTS uploads (
 );
 CREATE TABLE IF NOT EXISTS parts (
     key TEXT, number INTEGER, etag TEXT, sha256 TEXT, md5 TEXT, size INTEGER, PRIMARY KEY (key, number)
+);
+CREATE TABLE IF NOT EXISTS downloads (
+    key TEXT PRIMARY KEY, src_sig TEXT, part_size INTEGER, size INTEGER, created REAL
+);
+CREATE TABLE IF NOT EXISTS download_parts (
+    key TEXT, number INTEGER, sha256 TEXT, md5 TEXT, size INTEGER, PRIMARY KEY (key, number)
 );
 """
 FLUSH_ROWS = 256
@@ -49,6 +65,17 @@ class UploadRecord:
     upload_id: str
     src_sig: str
     part_size: int
+    created: float
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    """A partial local file being written in parts (see the module docstring)."""
+
+    key: str
+    src_sig: str
+    part_size: int
+    size: int
     created: float
 
 
@@ -194,6 +221,82 @@ class TransferState:
         self.forget_upload(record.key)
         return aborted
 
+    # --- partial downloads (large files written in parts into a local directory) -------------------------
+
+    def downloads(self) -> list[DownloadRecord]:
+        if self._db is None:
+            return []
+        rows = self._db.execute("SELECT key, src_sig, part_size, size, created FROM downloads").fetchall()
+        return [DownloadRecord(*row) for row in rows]
+
+    def download(self, key: str) -> DownloadRecord | None:
+        if self._db is None:
+            return None
+        row = self._db.execute(
+            "SELECT key, src_sig, part_size, size, created FROM downloads WHERE key=?", (key,)
+        ).fetchone()
+        return DownloadRecord(*row) if row else None
+
+    def download_parts(self, key: str) -> dict[int, PartDone]:
+        if self._db is None:
+            return {}
+        rows = self._db.execute("SELECT number, sha256, md5, size FROM download_parts WHERE key=?", (key,)).fetchall()
+        return {n: PartDone(n, size, unb64(sha), bytes.fromhex(md5)) for n, sha, md5, size in rows}
+
+    def intend_download(self, key: str, src_sig: str, part_size: int, size: int) -> None:
+        """Record a partial file about to be (re)created empty: any parts recorded for the key are dropped."""
+        with self._lock, self._db:  # type: ignore[union-attr]
+            assert self._db is not None
+            self._db.execute("DELETE FROM download_parts WHERE key=?", (key,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO downloads VALUES (?, ?, ?, ?, ?)", (key, src_sig, part_size, size, time.time())
+            )
+
+    def download_part_done(self, key: str, part: PartDone) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO download_parts VALUES (?, ?, ?, ?, ?)",
+            (key, part.number, b64(part.sha256), part.md5.hex(), part.size),
+        )
+
+    def drop_download_parts(self, key: str, numbers: list[int]) -> None:
+        if not numbers:
+            return
+        with self._lock, self._db:  # type: ignore[union-attr]
+            assert self._db is not None
+            self._db.executemany("DELETE FROM download_parts WHERE key=? AND number=?", [(key, n) for n in numbers])
+
+    def forget_download(self, key: str) -> None:
+        with self._lock, self._db:  # type: ignore[union-attr]
+            assert self._db is not None
+            self._db.execute("DELETE FROM downloads WHERE key=?", (key,))
+            self._db.execute("DELETE FROM download_parts WHERE key=?", (key,))
+
+    def download_journal(self, src_sig: str) -> DownloadJournal:
+        return DownloadJournal(self, src_sig)
+
+    def clean_download(self, store: Any, record: DownloadRecord) -> bool:
+        """Remove a recorded partial file (LocalStore.drop_partial) and forget it. True when a file was removed.
+        The record goes last: killed in between, the next run tries again."""
+        removed = store.drop_partial(record.key)
+        self.forget_download(record.key)
+        return removed
+
+    def clean_stale_downloads(self, store: Any, wanted: dict[str, str]) -> list[tuple[str, str | None]]:
+        """Remove the partial files of earlier runs that will not be resumed now: key not in `wanted` (key ->
+        source signature of what is about to be copied) or wanted with another source signature.
+        Returns (key, None) per partial file removed, (key, error) per file that could not be (its record is
+        kept: the next run tries again). Call it under the pair's lock (transfer_lock)."""
+        out: list[tuple[str, str | None]] = []
+        for record in self.downloads():
+            if wanted.get(record.key) == record.src_sig:
+                continue
+            try:
+                if self.clean_download(store, record):
+                    out.append((record.key, None))
+            except TransferError as exc:
+                out.append((record.key, str(exc)))
+        return out
+
 
 class UploadJournal:
     """What an S3PartWriter records for one file (bound to that file's source signature)."""
@@ -231,6 +334,37 @@ class UploadJournal:
 
     def forget(self, key: str) -> None:
         self.state.forget_upload(key)
+
+
+class DownloadJournal:
+    """What a local part writer records for one file (bound to that file's source signature)."""
+
+    def __init__(self, state: TransferState, src_sig: str) -> None:
+        self.state = state
+        self.src_sig = src_sig
+
+    def recorded(self, key: str, part_size: int, size: int) -> dict[int, PartDone]:
+        """Parts recorded by an interrupted run of the same source, part size and size; else {} after
+        forgetting whatever was recorded (the caller then starts the partial file afresh)."""
+        record = self.state.download(key)
+        if record is None:
+            return {}
+        if record.src_sig == self.src_sig and record.part_size == part_size and record.size == size:
+            return self.state.download_parts(key)
+        self.state.forget_download(key)
+        return {}
+
+    def intend(self, key: str, part_size: int, size: int) -> None:
+        self.state.intend_download(key, self.src_sig, part_size, size)
+
+    def part_done(self, key: str, part: PartDone) -> None:
+        self.state.download_part_done(key, part)
+
+    def drop_parts(self, key: str, numbers: list[int]) -> None:
+        self.state.drop_download_parts(key, numbers)
+
+    def forget(self, key: str) -> None:
+        self.state.forget_download(key)
 
 
 # --- one copy of a pair at a time --------------------------------------------------------------------------

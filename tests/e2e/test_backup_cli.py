@@ -177,6 +177,55 @@ def test_overlapping_run_exits_3(site: Path, env: dict[str, str], s3: Any, bucke
     assert migrate("backup", "run", cwd=site, env=env).returncode == 0  # and the next night it runs
 
 
+def test_restore_while_a_run_holds_the_lock_exits_3(site: Path, env: dict[str, str]) -> None:
+    assert migrate("backup", "run", cwd=site, env=env).returncode == 0
+    dest = site / "restored"
+    with StateLock(site / ".migrate", "backup", purpose="migrate backup run (the 02:15 cron job)"):
+        out = migrate("backup", "restore", "latest", str(dest), cwd=site, env=env)
+        listing = migrate("--json", "backup", "list", cwd=site, env=env)  # read-only: takes no lock
+    assert out.returncode == 3
+    line = one_line(out.stderr)
+    assert "lock 'backup' is held by pid" in line and "02:15 cron job" in line
+    assert not dest.exists()
+    assert listing.returncode == 0 and [r["date"] for r in json.loads(listing.stdout)] == [TODAY]
+    assert migrate("backup", "restore", "latest", str(dest), cwd=site, env=env).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_run_while_a_restore_holds_the_lock_exits_3(site: Path, env: dict[str, str], s3: Any, bucket: str) -> None:
+    big = os.urandom(3 * 1024 * 1024)
+    (site / "site" / "big.bin").write_bytes(big)
+    assert migrate("backup", "run", cwd=site, env=env).returncode == 0
+    with open(site / "backup.yaml", "a") as fh:
+        fh.write("bwlimit: 512K\n")  # the restore then takes about 6 s
+    stored = s3.list_objects_v2(Bucket=bucket)["KeyCount"]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MIGRATE_"))}
+    full_env |= env | {"PYTHONPATH": str(REPO), "NO_COLOR": "1"}
+    dest = site / "restored"
+    restore = subprocess.Popen(
+        [sys.executable, "-m", "migrate_cli", "backup", "restore", "latest", str(dest)],
+        cwd=site, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        lock = site / ".migrate" / "locks" / "backup.lock"
+        deadline = time.monotonic() + 30
+        while not (lock.exists() and f'"pid": {restore.pid},' in lock.read_text()):
+            assert restore.poll() is None, restore.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        run = migrate("backup", "run", cwd=site, env=env)
+        still_restoring = restore.poll() is None
+    finally:
+        out, err = restore.communicate(timeout=60)
+    assert still_restoring, "the restore finished before the run was tried"
+    assert run.returncode == 3
+    line = one_line(run.stderr)
+    assert f"lock 'backup' is held by pid {restore.pid}" in line and "migrate backup restore latest" in line
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == stored  # the refused run wrote nothing
+    assert restore.returncode == 0, err
+    assert "verified 3/3 files by SHA-256" in out and tree(dest) == tree(site / "site")
+
+
 def test_json_output_is_json_lines(site: Path, env: dict[str, str]) -> None:
     out = migrate("--json", "backup", "run", cwd=site, env=env)
     assert out.returncode == 0, out.stderr

@@ -32,6 +32,7 @@ class Request:
     path: str  # unquoted
     query: dict[str, list[str]]
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
 
     @property
     def is_part(self) -> bool:
@@ -159,7 +160,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
-        req = Request(self.command, unquote(parts.path), parse_qs(parts.query, keep_blank_values=True), body)
+        req = Request(
+            self.command,
+            unquote(parts.path),
+            parse_qs(parts.query, keep_blank_values=True),
+            body,
+            {k.lower(): v for k, v in self.headers.items()},
+        )
         rule = self.owner._rule_for(req)
         kind = rule.kind if rule else None
         if rule is not None and rule.kind == "status":

@@ -25,7 +25,7 @@ from migrate_cli.transfer.backup.config import BackupParams
 from migrate_cli.transfer.backup.locking import backup_lock, backup_lock_held
 from migrate_cli.transfer.backup.s3util import S3Location
 from migrate_cli.transfer.backup.store import BackupStore
-from migrate_cli.transfer.backup_actions import BackupAction
+from migrate_cli.transfer.backup_actions import BackupAction, BackupRestoreAction, BackupRestoreParams
 from tests.conftest import point_at, write
 
 
@@ -131,6 +131,31 @@ def test_lock_held_refuses_before_anything_happens(s3: Any, bucket: str, source:
         assert len(journal.list_runs()) == 1  # the refused one-step run never started
     finally:
         journal.close()
+
+
+def test_restore_takes_the_backup_lock(s3: Any, bucket: str, source: Path, tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state")
+    params = BackupParams(source=str(source), destination=f"s3://{bucket}/p", as_of=date(2026, 5, 1))
+    taken = run_action(
+        settings, BackupAction, params, title="backup", step_name="s", guard=backup_lock(settings.state_dir)
+    )
+    assert taken.exit_code == 0
+    dest = tmp_path / "restored"
+    restore = BackupRestoreParams(store=f"s3://{bucket}/p", dest=str(dest))
+    with StateLock(settings.state_dir, "backup", purpose="migrate backup run (cron)"):
+        with pytest.raises(SafetyRefusal, match=r"lock 'backup' is held by pid \d+ .*migrate backup run \(cron\)"):
+            run_action(
+                settings, BackupRestoreAction, restore, title="backup restore", guard=backup_lock(settings.state_dir)
+            )
+        # as a step of a playbook (no guard) the action takes the lock itself before writing anything
+        res = run_action(settings, BackupRestoreAction, restore, title="backup restore")
+        assert res.exit_code == 3 and isinstance(res.error, SafetyRefusal)
+    assert not dest.exists()
+    res = run_action(
+        settings, BackupRestoreAction, restore, title="backup restore", guard=backup_lock(settings.state_dir)
+    )
+    assert res.exit_code == 0 and (dest / "www" / "index.html").read_text() == "<h1>hi</h1>"
+    assert not backup_lock_held(settings.state_dir)
 
 
 def test_a_lifecycle_rule_that_would_expire_store_objects_is_warned_about(

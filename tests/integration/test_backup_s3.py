@@ -1,6 +1,7 @@
 """Backups against moto server over HTTP: round trips, change detection, multipart, integrity, killed runs,
-retention and garbage collection. The S3 client is real; an event hook counts (or, where a test says so,
-corrupts or breaks) the requests it sends."""
+retention and garbage collection. The backup's object traffic goes through a fault proxy (a real HTTP hop,
+tests/integration/faultproxy.py) that counts the requests and, where a test says so, corrupts or drops them;
+the control calls (listing, deletes) and the tests' own checks go straight to the endpoint."""
 
 from __future__ import annotations
 
@@ -9,22 +10,23 @@ import os
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from faultproxy import FaultProxy, Request, Rule
 
 from migrate_cli.aws.session import client
 from migrate_cli.core.errors import ConfigError, OperationFailed, SafetyRefusal
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.backup.blobs import IntegrityError
 from migrate_cli.transfer.backup.config import BackupConfig
-from migrate_cli.transfer.backup.hashing import composite_b64
 from migrate_cli.transfer.backup.restore import restore_snapshot
 from migrate_cli.transfer.backup.snapshot import BackupOutcome, plan_backup, run_backup
 from migrate_cli.transfer.backup.store import BackupStore
+from migrate_cli.transfer.checksums import composite_sha256
 from tests.conftest import point_at
 
 D1 = date(2026, 3, 2)
@@ -32,9 +34,22 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
+def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """The environment points at the proxy (so the backup's data path does); short retry pauses."""
+    fp = FaultProxy(endpoint.url)
+    url = fp.start()
     point_at(endpoint, monkeypatch)
-    return client("s3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
+    monkeypatch.setenv("MIGRATE_TRANSFER_RETRIES", "3")
+    yield fp
+    fp.stop()
+
+
+@pytest.fixture
+def s3(endpoint: LocalAwsEndpoint, proxy: FaultProxy) -> Any:
+    """A client straight to the endpoint: the store's control calls, and the tests' own set-up and checks."""
+    return client("s3", endpoint_url=endpoint.url, region_name=endpoint.region)
 
 
 @pytest.fixture
@@ -44,20 +59,30 @@ def bucket(s3: Any) -> str:
     return name
 
 
+def operation(r: Request | Any) -> str:
+    """The S3 operation of a proxied request, as far as these tests need to tell them apart."""
+    if r.method == "PUT":
+        return "UploadPart" if "partNumber" in r.query else "PutObject"
+    if r.method == "POST":
+        return "CreateMultipartUpload" if "uploads" in r.query else "CompleteMultipartUpload"
+    return {"GET": "GetObject", "HEAD": "HeadObject", "DELETE": "AbortMultipartUpload"}.get(r.method, r.method)
+
+
 class Calls:
-    """Counts S3 operations a client sends; optional hooks act on a request before it is sent."""
+    """Counts the S3 operations the backup's data path sent through the proxy since the last reset."""
 
-    def __init__(self, s3: Any) -> None:
-        self.counts: Counter[str] = Counter()
-        s3.meta.events.register("before-call.s3", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.counts[model.name] += 1
+    def __init__(self, proxy: FaultProxy) -> None:
+        self.proxy = proxy
+        self.seen = len(proxy.records())
 
     def reset(self) -> Counter[str]:
-        out = Counter(self.counts)
-        self.counts.clear()
-        return out
+        records = self.proxy.records()
+        fresh, self.seen = records[self.seen :], len(records)
+        return Counter(operation(r) for r in fresh if r.upstream is not None)
+
+
+def is_object_put(r: Request) -> bool:
+    return r.method == "PUT" and "/objects/" in r.path and not r.query
 
 
 def config(src: Path, bucket: str, **kw: Any) -> BackupConfig:
@@ -146,10 +171,10 @@ def test_round_trip_three_days_each_restores_exactly(tmp_path: Path, s3: Any, bu
         restore_and_compare(cfg, s3, day, expected, tmp_path / f"restore-{day}")
 
 
-def test_only_changed_content_is_uploaded(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_only_changed_content_is_uploaded(tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy) -> None:
     src = site(tmp_path / "src")
     cfg = config(src, bucket)
-    calls = Calls(s3)
+    calls = Calls(proxy)
     first = backup(cfg, s3, D1)
     sent = calls.reset()
     # 6 distinct contents (copy.sqlite duplicates db.sqlite) + the manifest
@@ -171,11 +196,13 @@ def test_only_changed_content_is_uploaded(tmp_path: Path, s3: Any, bucket: str) 
     assert len(objects) == 7
 
 
-def test_check_mode_plan_names_exactly_what_the_run_uploads(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_check_mode_plan_names_exactly_what_the_run_uploads(
+    tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy
+) -> None:
     src = site(tmp_path / "src")
     cfg = config(src, bucket)
     store = BackupStore(cfg.location, s3)
-    calls = Calls(s3)
+    calls = Calls(proxy)
     checked = plan_backup(cfg, store, D1, hash_now=True)
     assert calls.reset()["PutObject"] == 0
     assert store.list_snapshots() == []
@@ -185,7 +212,7 @@ def test_check_mode_plan_names_exactly_what_the_run_uploads(tmp_path: Path, s3: 
     assert outcome.new_objects == len(checked.uploads) and outcome.new_bytes == sum(checked.uploads.values())
 
 
-def test_same_day_twice_replaces_then_is_a_no_op(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_same_day_twice_replaces_then_is_a_no_op(tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy) -> None:
     src = site(tmp_path / "src")
     cfg = config(src, bucket)
     first = backup(cfg, s3, D1)
@@ -199,7 +226,7 @@ def test_same_day_twice_replaces_then_is_a_no_op(tmp_path: Path, s3: Any, bucket
     assert info.new_bytes == first.new_bytes + len("written in the afternoon")  # the day's total
     restore_and_compare(cfg, s3, D1, tree_state(src), tmp_path / "r")
 
-    calls = Calls(s3)
+    calls = Calls(proxy)
     store2 = BackupStore(cfg.location, s3)
     plan = plan_backup(cfg, store2, D1)
     assert plan.unchanged and plan.changes() == []
@@ -208,13 +235,15 @@ def test_same_day_twice_replaces_then_is_a_no_op(tmp_path: Path, s3: Any, bucket
     assert calls.reset()["PutObject"] == 0
 
 
-def test_large_files_go_multipart_with_per_part_checksums(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_large_files_go_multipart_with_per_part_checksums(
+    tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy
+) -> None:
     src = tmp_path / "src"
     big = os.urandom(11 * MIB + 123)
     put(src / "big.bin", big)
     put(src / "small.txt", "s")
     cfg = config(src, bucket)
-    calls = Calls(s3)
+    calls = Calls(proxy)
     outcome = backup(cfg, s3, D1)
     sent = calls.reset()
     assert outcome.complete and sent["CreateMultipartUpload"] == 1 and sent["UploadPart"] == 3
@@ -222,73 +251,73 @@ def test_large_files_go_multipart_with_per_part_checksums(tmp_path: Path, s3: An
     sha = hashlib.sha256(big).hexdigest()
     head = s3.head_object(Bucket=bucket, Key=store.object_key(sha), ChecksumMode="ENABLED")
     parts = [hashlib.sha256(big[i : i + 5 * MIB]).digest() for i in range(0, len(big), 5 * MIB)]
-    assert head["ChecksumSHA256"].split("-")[0] == composite_b64(parts)
-    assert head["Metadata"]["sha256"] == sha
+    assert head["ChecksumSHA256"].split("-")[0] == composite_sha256(parts)
+    assert head["Metadata"]["migrate-part-size"] == str(5 * MIB)  # makes the composite verifiable on download
     restore_and_compare(cfg, s3, D1, tree_state(src), tmp_path / "r")
 
 
-def corrupt_object_puts(s3: Any, times: int) -> list[int]:
-    """Flip one byte of the body of the next `times` object PUTs (after signing: the store gets a body that
-    does not match the checksum header, which moto accepts and AWS would reject)."""
-    done: list[int] = []
-
-    def hook(request: Any, **_: Any) -> None:
-        if "/objects/" in request.url and request.method == "PUT" and len(done) < times and request.body:
-            body = bytearray(request.body if isinstance(request.body, bytes) else request.body.read())
-            body[0] ^= 0xFF
-            request.body = bytes(body)
-            done.append(1)
-
-    s3.meta.events.register("before-send.s3.PutObject", hook)
-    return done
+def corrupt_object_puts(proxy: FaultProxy, times: int) -> Rule:
+    """Flip one byte of the body of the next `times` object PUTs on the way (the store gets a body that does
+    not match the checksum header, which moto accepts and AWS would reject)."""
+    return proxy.add(Rule("corrupt", when=is_object_put, times=times))
 
 
-def test_readback_catches_a_corrupted_upload_and_retries(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_a_corrupted_upload_is_caught_and_sent_again(tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy) -> None:
+    """moto stores a body that does not match its x-amz-checksum-sha256; the ETag (the server's MD5 of what
+    it stored) shows the damage at once, and the object is sent again."""
     src = tmp_path / "src"
     put(src / "a.txt", "important")
-    cfg = config(src, bucket, verify="readback")
-    corrupted = corrupt_object_puts(s3, times=1)
+    cfg = config(src, bucket)
+    corrupted = corrupt_object_puts(proxy, times=1)
     outcome = backup(cfg, s3, D1)
-    assert corrupted == [1] and outcome.complete
+    assert corrupted.applied == 1 and outcome.complete
+    assert sum(1 for r in proxy.records("PUT") if is_object_put(r)) == 2
     restore_and_compare(cfg, s3, D1, tree_state(src), tmp_path / "r")
 
 
-def test_a_corruption_that_persists_fails_the_run_and_writes_no_snapshot(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_a_corruption_that_persists_fails_the_run_and_writes_no_snapshot(
+    tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy
+) -> None:
     src = tmp_path / "src"
     put(src / "a.txt", "important")
     cfg = config(src, bucket, verify="readback")
-    corrupt_object_puts(s3, times=10)
-    with pytest.raises(IntegrityError, match="does not match its stored checksum"):
+    corrupted = corrupt_object_puts(proxy, times=10)
+    with pytest.raises(IntegrityError, match="checksum of what it stored differs from ours") as err:
         backup(cfg, s3, D1)
+    assert err.value.exit_code == 1
+    assert corrupted.applied == 3  # MIGRATE_TRANSFER_RETRIES attempts, then the run fails
     assert BackupStore(cfg.location, s3).list_snapshots() == []
 
 
-def fail_after(s3: Any, operation: str, good: int) -> Callable[[], int]:
-    """Make the S3 client fail every `operation` after the first `good` ones (a run dying mid-way)."""
+def drop_after(proxy: FaultProxy, which: Any, good: int) -> None:
+    """Let the first `good` requests `which` matches through, then drop every later one (a run dying
+    mid-way: the connection resets, the retries run out)."""
     seen = {"n": 0}
 
-    def hook(**_: Any) -> None:
+    def when(r: Request) -> bool:
+        if not which(r):
+            return False
         seen["n"] += 1
-        if seen["n"] > good:
-            raise ConnectionResetError("simulated crash")
+        return seen["n"] > good
 
-    s3.meta.events.register(f"before-call.s3.{operation}", hook)
-    return lambda: seen["n"]
+    proxy.add(Rule("drop", when=when))
 
 
-def test_a_run_dying_midway_leaves_no_snapshot_and_the_next_run_finishes(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_a_run_dying_midway_leaves_no_snapshot_and_the_next_run_finishes(
+    tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy
+) -> None:
     src = site(tmp_path / "src")
     cfg = config(src, bucket, workers=1)
-    broken = client("s3")
-    fail_after(broken, "PutObject", good=3)
-    with pytest.raises(OperationFailed, match="simulated crash"):
-        backup(cfg, broken, D1)
+    drop_after(proxy, is_object_put, good=3)
+    with pytest.raises(OperationFailed, match="PUT s3://"):
+        backup(cfg, s3, D1)
+    proxy.clear()
     store = BackupStore(cfg.location, s3)
     assert store.list_snapshots() == []  # no manifest: nothing claims data the store lacks
     assert len(store.list_objects()) == 3
     # a multipart upload left behind by the dead run is aborted by the next one
     s3.create_multipart_upload(Bucket=bucket, Key=store.object_key("ab" * 32))
-    calls = Calls(s3)
+    calls = Calls(proxy)
     outcome = backup(cfg, s3, D1)
     assert outcome.complete and outcome.aborted_uploads == 1
     assert calls.reset()["PutObject"] == 6 - 3 + 1  # only what was missing, plus the manifest
@@ -321,17 +350,17 @@ def test_retention_keeps_what_it_should_and_never_an_object_a_kept_snapshot_uses
         restore_and_compare(cfg, s3, day, states[day], tmp_path / f"r-{day}")
 
 
-def test_retention_is_not_applied_after_a_failed_run(tmp_path: Path, s3: Any, bucket: str) -> None:
+def test_retention_is_not_applied_after_a_failed_run(tmp_path: Path, s3: Any, bucket: str, proxy: FaultProxy) -> None:
     src = tmp_path / "src"
     put(src / "a.txt", "a")
     cfg = config(src, bucket, retention={"daily": 1, "weekly": 0, "monthly": 0})
     backup(cfg, s3, D1)
     state1 = tree_state(src)
     put(src / "a.txt", "b")
-    broken = client("s3")
-    fail_after(broken, "PutObject", good=1)  # the object goes up, the manifest does not
-    with pytest.raises(OperationFailed, match="simulated crash"):
-        backup(cfg, broken, D1 + timedelta(days=1))
+    drop_after(proxy, lambda r: r.method == "PUT" and "/snapshots/" in r.path, good=0)  # the object goes up only
+    with pytest.raises(OperationFailed, match="PUT s3://"):
+        backup(cfg, s3, D1 + timedelta(days=1))
+    proxy.clear()
     store = BackupStore(cfg.location, s3)
     assert store.list_snapshots() == [D1]  # daily: 1 would have deleted it after a successful run
     restore_and_compare(cfg, s3, D1, state1, tmp_path / "r")

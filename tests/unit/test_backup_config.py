@@ -18,6 +18,7 @@ def test_minimal_config_defaults_and_relative_source(tmp_path: Path) -> None:
     assert cfg.location.bucket == "site-backups" and cfg.location.prefix == "hq"
     assert (cfg.retention.daily, cfg.retention.weekly, cfg.retention.monthly, cfg.retention.yearly) == (7, 4, 12, 0)
     assert cfg.storage_class == "STANDARD" and cfg.verify == "checksum" and cfg.workers == 8
+    assert cfg.bwlimit is None and cfg.bwlimit_bytes == 0
     assert cfg.public()["destination"] == "s3://site-backups/hq"
 
 
@@ -36,9 +37,11 @@ def test_full_config(tmp_path: Path) -> None:
         rehash: true
         verify: readback
         part_size_mib: 8
+        bwlimit: 2M
         """,
     )
     cfg = load_backup_config(path)
+    assert cfg.bwlimit_bytes == 2 * 1024 * 1024
     assert cfg.source_path == Path("/srv/site")
     assert cfg.storage_class == "STANDARD_IA" and cfg.sse == "aws:kms" and cfg.kms_key_id == "alias/backups"
     assert cfg.retention.yearly == 5 and cfg.rehash and cfg.verify == "readback" and cfg.part_size_mib == 8
@@ -56,6 +59,8 @@ def test_full_config(tmp_path: Path) -> None:
         ("source: /x\ndestination: s3://ok-bucket/p\nworkers: -1\n", 3, "workers"),
         ("source: /x\ndestination: s3://ok-bucket/p\npart_size_mib: 1\n", 3, "part_size_mib"),
         ("source: /x\ndestination: s3://ok-bucket/p\nexclude: ['']\n", 3, "empty exclude pattern"),
+        ("source: /x\ndestination: s3://ok-bucket/p\nbwlimit: fast\n", 3, "bwlimit: 'fast' is not a rate"),
+        ("source: /x\ndestination: s3://ok-bucket/p\nbwlimit: 100\n", 3, "below the minimum of 1K"),
         ("destination: s3://ok-bucket/p\n", 1, "source: Field required"),
     ],
 )

@@ -1,36 +1,43 @@
-"""Verified single-object transfers: small functions the copy engine can later take over.
+"""The backup store's object transfers, on the copy engine's S3 path (`transfer/s3.py` S3Store).
 
-Uploads send S3's additional checksum (`ChecksumAlgorithm=SHA256` + `ChecksumSHA256`) computed over the
-exact bytes sent, and check that the store reports that checksum back. AWS rejects a body that does not
-match it; some S3-compatible endpoints (and moto) do not, so when the store does not echo a checksum, or
-when `readback` is asked for, the object is downloaded again and hashed. Large files go up as multipart
-uploads with a SHA-256 per part (the object's checksum is then the composite of the parts) and the
-whole-file SHA-256 in the object's metadata.
+So a backup gets what `data copy` gets: the SHA-256 of every request body sent as S3's additional checksum,
+the server's answer checked (the ETag against our MD5 where it is one, any echoed checksum against ours,
+else a HEAD), multipart objects with a SHA-256 per part and S3's composite checksum, the lean signed HTTP
+path, the shared bandwidth limit, and retries with backoff (`transfer/retry.py`) on 5xx, SlowDown, resets,
+timeouts and bad checksums. What stays backup-specific is here: content addressing (an object's key is
+the SHA-256 of its content, checked again on every download), reading a local file exactly once per
+attempt (what is hashed is what is sent, so a file that changes while read is noticed), `verify: readback`
+(download and hash each new object), and mapping transfer errors to exit codes.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import FlexibleChecksumError
-
 from migrate_cli.core.errors import OperationFailed
-from migrate_cli.transfer.backup.hashing import CHUNK, b64_of_hex, composite_b64, strip_parts_suffix
+from migrate_cli.transfer.bandwidth import RateLimiter
+from migrate_cli.transfer.checksums import choose_part_size, digest_bytes, part_count
+from migrate_cli.transfer.location import Location
+from migrate_cli.transfer.retry import Backoff, TransferError, with_retries
+from migrate_cli.transfer.retry import IntegrityError as TransferIntegrityError
+from migrate_cli.transfer.s3 import S3Store
+from migrate_cli.transfer.sources import Entry as StoreEntry
+from migrate_cli.transfer.sources import PartDone, WriteInfo
 
 ByteCounter = Callable[[int], None]
-MAX_PARTS = 10_000
+READ_CHUNK = 1024 * 1024
+FILE_ATTEMPTS = 3  # as the copy engine: a large object that fails its final check is sent again from scratch
 
 
 class IntegrityError(OperationFailed):
-    """What the store holds (or sent) is not what was meant."""
+    """What the store holds (or sent) is not what was meant, after every retry."""
 
 
 class FileChanged(Exception):
@@ -45,168 +52,240 @@ class LocalFileError(Exception):
         self.error = error
 
 
-def _read(fh: Any, size: int, path: Path) -> bytes:
+@contextmanager
+def remote_errors() -> Iterator[None]:
+    """Transfer errors left after the retries as exit-code errors: IntegrityError / OperationFailed (1)."""
     try:
-        return fh.read(size)
-    except OSError as exc:
-        raise LocalFileError(path, exc) from exc
+        yield
+    except TransferIntegrityError as exc:
+        raise IntegrityError(str(exc)) from exc
+    except TransferError as exc:
+        raise OperationFailed(str(exc)) from exc
 
 
-@dataclass(frozen=True)
-class Target:
-    s3: Any
-    bucket: str
-    key: str
+class Blobs:
+    """Whole-object writes and reads by full key in one bucket, through an S3Store opened on first use
+    (so a bucket that `create_bucket` has yet to make is not looked up early). Thread-safe."""
 
+    def __init__(
+        self,
+        bucket: str,
+        storage_class: str | None = None,
+        sse: str | None = None,
+        kms_key_id: str | None = None,
+        bwlimit: int = 0,
+    ) -> None:
+        self.bucket = bucket
+        self.storage_class = None if storage_class == "STANDARD" else storage_class
+        self.sse = sse
+        self.kms_key_id = kms_key_id
+        self.bwlimit = bwlimit
+        self.backoff = Backoff.from_env()
+        self._store: S3Store | None = None
+        self._lock = threading.Lock()
 
-def put_bytes(
-    t: Target, data: bytes, sha_hex: str, extra: dict[str, Any] | None = None, readback: bool = False
-) -> None:
-    """PutObject `data` (whose SHA-256 is `sha_hex`) with its checksum; verify what the store reports."""
-    expected = b64_of_hex(sha_hex)
-    resp = t.s3.put_object(
-        Bucket=t.bucket,
-        Key=t.key,
-        Body=data,
-        ChecksumAlgorithm="SHA256",
-        ChecksumSHA256=expected,
-        **(extra or {}),
-    )
-    echoed = resp.get("ChecksumSHA256")
-    if echoed is not None and echoed != expected:
-        raise IntegrityError(f"s3://{t.bucket}/{t.key}: store reports SHA-256 {echoed}, sent {expected}")
-    if readback or echoed is None:
-        verify_readback(t, sha_hex, len(data))
+    @property
+    def store(self) -> S3Store:
+        """The S3Store on the bucket's root (keys are full keys); HeadBucket 403 from a prefix role passes."""
+        with self._lock:
+            if self._store is None:
+                where = Location(kind="s3", text=f"s3://{self.bucket}/", bucket=self.bucket)
+                store = S3Store(where, self.storage_class, self.sse, self.kms_key_id)
+                if self.bwlimit:
+                    store.set_limiter(RateLimiter(self.bwlimit))
+                self._store = store
+            return self._store
 
+    def _retry(self, fn: Callable[[], Any]) -> Any:
+        return with_retries(fn, self.backoff)
 
-def put_file_multipart(
-    t: Target,
-    path: Path,
-    sha_hex: str,
-    size: int,
-    part_size: int,
-    extra: dict[str, Any] | None = None,
-    readback: bool = False,
-    on_bytes: ByteCounter | None = None,
-) -> None:
-    """Multipart upload of `path`, SHA-256 per part; FileChanged when the bytes read do not hash to
-    `sha_hex` (the upload is aborted). The finished object is checked with HeadObject."""
-    part_size = max(part_size, -(-size // MAX_PARTS))  # S3 allows at most 10,000 parts
-    extra = dict(extra or {})
-    metadata = {**extra.pop("Metadata", {}), "sha256": sha_hex}
-    upload_id = t.s3.create_multipart_upload(
-        Bucket=t.bucket, Key=t.key, ChecksumAlgorithm="SHA256", Metadata=metadata, **extra
-    )["UploadId"]
-    try:
-        whole = hashlib.sha256()
-        digests: list[bytes] = []
-        parts: list[dict[str, Any]] = []
-        read = 0
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below; read errors are told apart from S3 errors
-        except OSError as exc:
-            raise LocalFileError(path, exc) from exc
-        with fh:
-            while True:
-                data = _read(fh, part_size, path)
-                if not data and parts:
-                    break
-                whole.update(data)
-                read += len(data)
-                digest = hashlib.sha256(data).digest()
-                checksum = base64.b64encode(digest).decode("ascii")
-                number = len(parts) + 1
-                resp = t.s3.upload_part(
-                    Bucket=t.bucket,
-                    Key=t.key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=data,
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=checksum,
-                )
-                echoed = resp.get("ChecksumSHA256")
-                if echoed is not None and echoed != checksum:
-                    raise IntegrityError(f"s3://{t.bucket}/{t.key} part {number}: store reports {echoed}")
-                digests.append(digest)
-                parts.append({"PartNumber": number, "ETag": resp["ETag"], "ChecksumSHA256": checksum})
-                if on_bytes:
-                    on_bytes(len(data))
-                if len(data) < part_size:
-                    break
-        if whole.hexdigest() != sha_hex or read != size:
-            raise FileChanged(str(path))
-        t.s3.complete_multipart_upload(Bucket=t.bucket, Key=t.key, UploadId=upload_id, MultipartUpload={"Parts": parts})
-    except BaseException:
-        _abort(t, upload_id)
-        raise
-    head = t.s3.head_object(Bucket=t.bucket, Key=t.key, ChecksumMode="ENABLED")
-    if int(head["ContentLength"]) != size:
-        raise IntegrityError(f"s3://{t.bucket}/{t.key}: store holds {head['ContentLength']} bytes, sent {size}")
-    stored = strip_parts_suffix(head.get("ChecksumSHA256"))
-    if stored is not None and stored != composite_b64(digests):
-        raise IntegrityError(f"s3://{t.bucket}/{t.key}: composite SHA-256 {stored} is not the parts' checksum")
-    if readback or stored is None:
-        verify_readback(t, sha_hex, size)
+    # --- writes --------------------------------------------------------------------------------
 
+    def put_small(self, key: str, data: bytes, sha_hex: str, mtime_ns: int, readback: bool = False) -> None:
+        """One PutObject of `data` (whose SHA-256 is `sha_hex`, computed by the caller from these very bytes),
+        verified; retried on failure."""
+        store = self.store
+        sha = bytes.fromhex(sha_hex)
+        md5 = hashlib.md5(data).digest() if store.wants_md5 else b""
+        info = WriteInfo(key, len(data), mtime_ns)
 
-def _abort(t: Target, upload_id: str) -> None:
-    with contextlib.suppress(Exception):  # best effort; the next run aborts leftovers under its lock
-        t.s3.abort_multipart_upload(Bucket=t.bucket, Key=t.key, UploadId=upload_id)
+        def attempt() -> None:
+            _, verified = store.put(info, data, sha, md5)
+            if readback or verified is None:
+                self._compare(key, sha_hex, len(data))  # a mismatch sends the object again
 
+        with remote_errors():
+            self._retry(attempt)
 
-def verify_readback(t: Target, sha_hex: str, size: int) -> None:
-    """Download the object and check its size and SHA-256."""
-    digest, got = _stream(t, None)
-    if got != size or digest != sha_hex:
-        raise IntegrityError(
-            f"s3://{t.bucket}/{t.key}: read back {got} bytes with SHA-256 {digest[:12]}..., expected {size} bytes "
-            f"with {sha_hex[:12]}..."
-        )
+    def put_manifest(self, key: str, data: bytes, metadata: dict[str, str], readback: bool = False) -> None:
+        """Store a gzip'd JSON manifest with its summary as user metadata, in STANDARD; verified."""
+        store = self.store
+        sha, md5 = digest_bytes(data, store.wants_md5)
 
-
-def _stream(t: Target, sink: Any, on_bytes: ByteCounter | None = None) -> tuple[str, int]:
-    """Download, hashing as it goes; botocore also checks the stored checksum (single-part objects)."""
-    body = t.s3.get_object(Bucket=t.bucket, Key=t.key, ChecksumMode="ENABLED")["Body"]
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        for chunk in body.iter_chunks(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if sink is not None:
-                try:
-                    sink.write(chunk)
-                except OSError as exc:
-                    raise LocalFileError(Path(getattr(sink, "name", "?")), exc) from exc
-            if on_bytes:
-                on_bytes(len(chunk))
-    except FlexibleChecksumError as exc:
-        raise IntegrityError(f"s3://{t.bucket}/{t.key}: content does not match its stored checksum") from exc
-    finally:
-        body.close()
-    return digest.hexdigest(), size
-
-
-def download_verified(t: Target, dest: Path, sha_hex: str, size: int, on_bytes: ByteCounter | None = None) -> None:
-    """Download to a temporary file beside `dest`, check size and SHA-256, then rename it into place."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".migrate-restore-", dir=dest.parent)
-    except OSError as exc:
-        raise LocalFileError(dest, exc) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            digest, got = _stream(t, fh, on_bytes)
-        if got != size or digest != sha_hex:
-            raise IntegrityError(
-                f"s3://{t.bucket}/{t.key}: downloaded {got} bytes with SHA-256 {digest[:12]}..., "
-                f"expected {size} bytes with {sha_hex[:12]}..."
+        def attempt() -> None:
+            verified = store.put_bytes(
+                key,
+                data,
+                sha,
+                md5,
+                metadata=metadata,
+                content_type="application/json",
+                content_encoding="gzip",
+                storage_class=False,
             )
+            if readback or verified is None:
+                self._compare(key, sha.hex(), len(data))
+
+        with remote_errors():
+            self._retry(attempt)
+
+    def put_file_multipart(
+        self,
+        key: str,
+        path: Path,
+        sha_hex: str,
+        size: int,
+        mtime_ns: int,
+        part_size: int,
+        readback: bool = False,
+        on_bytes: ByteCounter | None = None,
+    ) -> None:
+        """Multipart upload of `path`, each part read once, hashed and sent from the same bytes (each request
+        retried); FileChanged (upload aborted) when what was read does not hash to `sha_hex`. An object that
+        fails its final check (the commit's, or the read-back's) is sent again, FILE_ATTEMPTS times in all."""
+        part_size = choose_part_size(size, part_size)
+        with remote_errors():
+            for attempt in range(1, FILE_ATTEMPTS + 1):
+                try:
+                    verified = self._upload_parts(key, path, sha_hex, size, mtime_ns, part_size, on_bytes)
+                    if readback or verified is None:
+                        try:
+                            self._retry(lambda: self._compare(key, sha_hex, size))
+                        except TransferIntegrityError:
+                            if on_bytes:
+                                on_bytes(-size)
+                            raise
+                    return
+                except TransferIntegrityError:
+                    if attempt == FILE_ATTEMPTS:
+                        raise
+
+    def _upload_parts(
+        self,
+        key: str,
+        path: Path,
+        sha_hex: str,
+        size: int,
+        mtime_ns: int,
+        part_size: int,
+        on_bytes: ByteCounter | None,
+    ) -> bool | None:
+        store = self.store
+        count = part_count(size, part_size)
+        writer = self._retry(lambda: store.begin(WriteInfo(key, size, mtime_ns), part_size, count))
+        sent = 0
         try:
-            os.replace(tmp, dest)
-        except OSError as exc:
-            raise LocalFileError(dest, exc) from exc
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            whole = hashlib.sha256()
+            parts: list[PartDone] = []
+            try:
+                fh = open(path, "rb")  # noqa: SIM115 - closed below; read errors are told apart from S3 errors
+            except OSError as exc:
+                raise LocalFileError(path, exc) from exc
+            with fh:
+                for number in range(1, count + 1):
+                    try:
+                        data = fh.read(part_size)
+                    except OSError as exc:
+                        raise LocalFileError(path, exc) from exc
+                    whole.update(data)
+                    sha, md5 = digest_bytes(data, store.wants_md5)
+                    offset = (number - 1) * part_size
+                    parts.append(self._retry(lambda: writer.write_part(number, offset, data, sha, md5)))  # noqa: B023
+                    sent += len(data)
+                    if on_bytes:
+                        on_bytes(len(data))
+                if whole.hexdigest() != sha_hex or sent != size or fh.read(1):
+                    raise FileChanged(str(path))
+            _, verified = self._retry(lambda: writer.commit(parts))
+            return verified
+        except BaseException:
+            with suppress(Exception):  # best effort; the next run aborts leftovers under its lock
+                writer.abort()
+            if on_bytes and sent:
+                on_bytes(-sent)
+            raise
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, key: str) -> bytes:
+        """A small object, checked against its stored checksum; retried on failure."""
+        store = self.store
+        with remote_errors():
+            return self._retry(lambda: store.get(key))
+
+    def _stream(self, key: str, size: int, sink: Any, on_bytes: ByteCounter | None) -> tuple[str, int]:
+        """One download, hashing as it goes: (SHA-256 hex, bytes)."""
+        digest = hashlib.sha256()
+        got = 0
+        with self.store.open_stream(StoreEntry(key, size, 0.0)) as (reader, _expected, _mtime):
+            while chunk := reader.read(READ_CHUNK):
+                digest.update(chunk)
+                got += len(chunk)
+                if sink is not None:
+                    try:
+                        sink.write(chunk)
+                    except OSError as exc:
+                        raise LocalFileError(Path(getattr(sink, "name", "?")), exc) from exc
+                if on_bytes:
+                    on_bytes(len(chunk))
+        return digest.hexdigest(), got
+
+    def _compare(self, key: str, sha_hex: str, size: int) -> None:
+        """Download the object once and check its size and SHA-256 (retry.IntegrityError when they differ)."""
+        digest, got = self._stream(key, size, None, None)
+        if got != size or digest != sha_hex:
+            raise TransferIntegrityError(
+                f"s3://{self.bucket}/{key}: read back {got} bytes with SHA-256 {digest[:12]}..., expected "
+                f"{size} bytes with {sha_hex[:12]}..."
+            )
+
+    def download_verified(
+        self, key: str, dest: Path, sha_hex: str, size: int, on_bytes: ByteCounter | None = None
+    ) -> None:
+        """Download to a temporary file beside `dest`, check size and SHA-256 (the content address), then
+        rename it into place. A failed or mismatching download starts again from the first byte."""
+
+        def attempt() -> None:
+            reported = 0
+
+            def count(n: int) -> None:
+                nonlocal reported
+                reported += n
+                if on_bytes:
+                    on_bytes(n)
+
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".migrate-restore-", dir=dest.parent)
+            except OSError as exc:
+                raise LocalFileError(dest, exc) from exc
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    digest, got = self._stream(key, size, fh, count)
+                if got != size or digest != sha_hex:
+                    raise TransferIntegrityError(
+                        f"s3://{self.bucket}/{key}: downloaded {got} bytes with SHA-256 {digest[:12]}..., "
+                        f"expected {size} bytes with {sha_hex[:12]}..."
+                    )
+                try:
+                    os.replace(tmp, dest)
+                except OSError as exc:
+                    raise LocalFileError(dest, exc) from exc
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                if on_bytes and reported:
+                    on_bytes(-reported)
+                raise
+
+        with remote_errors():
+            self._retry(attempt)

@@ -8,6 +8,7 @@ retention: {daily: 7, weekly: 4, monthly: 12, yearly: 0}
 storage_class: STANDARD               # STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR
 sse: AES256                           # or aws:kms with kms_key_id
 workers: 8
+bwlimit: 10M                          # bandwidth limit for uploads and restores (bytes/s: 512K, 10M, 1G)
 rehash: false                         # true: hash every file instead of trusting size + mtime
 verify: checksum                      # or readback: also download and hash every new object
 create_bucket: false                  # true: create the bucket (in AWS_REGION) if it does not exist
@@ -26,6 +27,7 @@ from migrate_cli.core.actions import ActionParams
 from migrate_cli.core.errors import ConfigError, ConfigErrors
 from migrate_cli.core.yamlio import LineDict, line_of, load_yaml
 from migrate_cli.transfer.backup.s3util import S3Location, check_storage_class, parse_s3_url
+from migrate_cli.transfer.bandwidth import parse_rate
 
 DEFAULT_CONFIG = Path("backup.yaml")
 # Backups must stay readable without a restore request, so the Glacier Flexible/Deep classes are refused.
@@ -53,6 +55,7 @@ class BackupOptions(BaseModel):
     sse: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None
     workers: int = Field(default=8, ge=1, le=64)
+    bwlimit: str | int | None = None
     rehash: bool = False
     verify: Literal["checksum", "readback"] = "checksum"
     part_size_mib: int = Field(default=16, ge=MIN_PART_MIB, le=5 * 1024)
@@ -65,6 +68,21 @@ class BackupOptions(BaseModel):
             return check_storage_class(value, BACKUP_STORAGE_CLASSES, "storage_class")
         except ConfigError as exc:
             raise ValueError(exc.message + " (GLACIER and DEEP_ARCHIVE need a restore before reading)") from None
+
+    @field_validator("bwlimit")
+    @classmethod
+    def _bwlimit(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            try:
+                parse_rate(str(value))
+            except ConfigError as exc:
+                raise ValueError(exc.message.removeprefix("--bwlimit: ")) from None
+        return value
+
+    @property
+    def bwlimit_bytes(self) -> int:
+        """The bandwidth limit in bytes per second (0: none)."""
+        return parse_rate(str(self.bwlimit)) if self.bwlimit is not None else 0
 
     @field_validator("exclude")
     @classmethod

@@ -2,6 +2,9 @@
 
 `migrate backup run` takes it before planning (so an overlapping run exits 3 before doing anything), and
 the `data.backup` action takes it again before writing (so a playbook step and a cron run never overlap).
+`migrate backup restore` (and its action) takes the same lock: a run's retention could otherwise delete
+objects a restore is about to read, and two restores could write the same DEST. `backup list` takes none:
+it only reads, and leaves out a snapshot deleted while it lists.
 A second flock on the same file from the same process would fail, hence the re-entrancy.
 """
 

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from migrate_cli.core.errors import ConfigError, OperationFailed, SafetyRefusal
-from migrate_cli.transfer.backup.blobs import IntegrityError, LocalFileError, download_verified
+from migrate_cli.transfer.backup.blobs import IntegrityError, LocalFileError
 from migrate_cli.transfer.backup.hashing import sha256_file
 from migrate_cli.transfer.backup.manifest import Manifest
-from migrate_cli.transfer.backup.s3util import s3_errors
 from migrate_cli.transfer.backup.scan import Entry
 from migrate_cli.transfer.backup.store import BackupStore
 from migrate_cli.transfer.backup.upload import Progress, ProgressFn
@@ -99,7 +98,8 @@ def restore_snapshot(
     progress: ProgressFn | None = None,
     manifest: Manifest | None = None,
 ) -> RestoreOutcome:
-    """Restore snapshot `day` into `dest` and verify every file; errors are collected, not raised."""
+    """Restore snapshot `day` into `dest` and verify every file; errors are collected, not raised.
+    Call under the backup lock (locking.py), so retention cannot delete what is being read."""
     check_dest(dest, force)
     manifest = manifest or store.read_manifest(day)
     out = RestoreOutcome(day=day, dest=str(dest), snapshot_errors=list(manifest.errors))
@@ -137,12 +137,11 @@ def restore_snapshot(
             target = _inside(dest, first.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             _clear(target)
-            with s3_errors(store.bucket):
-                download_verified(store.object_target(sha), target, sha, first.size)
+            store.download_object(sha, target, first.size, on_bytes=lambda n: tick(0, n))
             _set_attrs(target, first)
             with lock:
                 out.downloaded += 1
-            tick(1, first.size)
+            tick(1, 0)
             for e in rest:
                 copy = _inside(dest, e.path)
                 copy.parent.mkdir(parents=True, exist_ok=True)

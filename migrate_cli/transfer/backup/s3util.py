@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError, FlexibleChecksumError
+from botocore.exceptions import ClientError
 
 from migrate_cli.aws.session import aws_errors
 from migrate_cli.core.errors import ConfigError, OperationFailed
@@ -79,7 +79,7 @@ def error_code(exc: ClientError) -> str:
 def s3_errors(bucket: str | None = None) -> Iterator[None]:
     """Credential/connectivity errors as `aws_errors`; a missing bucket is bad input (exit 2); any other
     S3 error is a remote failure (exit 1) with the code and message on one line. Code inside must not
-    let local file OSErrors escape (blobs.py wraps them in LocalFileError)."""
+    let local file OSErrors escape (they would be reported as network errors)."""
     try:
         with aws_errors("s3"):
             yield
@@ -92,8 +92,6 @@ def s3_errors(bucket: str | None = None) -> Iterator[None]:
             raise ConfigError(f"bucket '{bucket or '?'}' does not exist") from exc
         op = exc.operation_name or "request"
         raise OperationFailed(f"s3 {op}: {code}" + (f": {message}" if message else "")) from exc
-    except FlexibleChecksumError as exc:
-        raise OperationFailed(f"s3: checksum mismatch on download: {exc}") from exc
     except OSError as exc:  # a network error botocore did not wrap (local file errors are raised otherwise)
         raise OperationFailed(f"s3: {type(exc).__name__}: {exc}") from exc
 

@@ -4,23 +4,27 @@
 PREFIX/objects/sha256/ab/abcdef...   the content of a file, keyed by its SHA-256 (stored once, shared)
 PREFIX/snapshots/2026-11-03.json.gz  the manifest of that day's tree (written last)
 ```
-One writer per store: runs on one machine are serialised by the `backup` state lock; two machines must
-not back up into the same prefix.
+One writer per store: runs and restores on one machine are serialised by the `backup` state lock; two
+machines must not back up into the same prefix. Objects and manifests move through the copy engine's S3
+path (blobs.py -> transfer/s3.py S3Store); listing, HEADs of manifests, deletes and multipart clean-up are
+control calls on a boto3 client.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from migrate_cli.aws.session import client
 from migrate_cli.core.errors import ConfigError, OperationFailed
-from migrate_cli.transfer.backup.blobs import Target, put_bytes
+from migrate_cli.transfer.backup.blobs import Blobs, ByteCounter
 from migrate_cli.transfer.backup.manifest import Manifest, SnapshotInfo, info_from_metadata
-from migrate_cli.transfer.backup.s3util import S3Location, check_bucket, s3_errors
+from migrate_cli.transfer.backup.s3util import S3Location, check_bucket, error_code, s3_errors
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _SNAPSHOT = re.compile(r"^(\d{4}-\d{2}-\d{2})\.json\.gz$")
@@ -28,13 +32,27 @@ DELETE_BATCH = 1000
 
 
 class BackupStore:
-    """Reads and writes one backup store. `s3` is a boto3 S3 client (default: the standard chain)."""
+    """Reads and writes one backup store. `s3` is the boto3 S3 client for control calls (default: the
+    standard chain); object data goes through `blobs` (the standard chain too). `bwlimit` is bytes/s (0: none)."""
 
-    def __init__(self, location: S3Location, s3: Any = None, extra_args: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        location: S3Location,
+        s3: Any = None,
+        extra_args: dict[str, Any] | None = None,
+        bwlimit: int = 0,
+    ) -> None:
         self.location = location
         self.bucket = location.bucket
         self.s3 = s3 if s3 is not None else client("s3")
         self.extra_args = dict(extra_args or {})  # StorageClass, ServerSideEncryption, SSEKMSKeyId
+        self.blobs = Blobs(
+            self.bucket,
+            storage_class=self.extra_args.get("StorageClass"),
+            sse=self.extra_args.get("ServerSideEncryption"),
+            kms_key_id=self.extra_args.get("SSEKMSKeyId"),
+            bwlimit=bwlimit,
+        )
         self.objects_prefix = location.key("objects/sha256/")
         self.snapshots_prefix = location.key("snapshots/")
 
@@ -42,9 +60,6 @@ class BackupStore:
 
     def object_key(self, sha_hex: str) -> str:
         return f"{self.objects_prefix}{sha_hex[:2]}/{sha_hex}"
-
-    def object_target(self, sha_hex: str) -> Target:
-        return Target(self.s3, self.bucket, self.object_key(sha_hex))
 
     def snapshot_key(self, day: date) -> str:
         return f"{self.snapshots_prefix}{day.isoformat()}.json.gz"
@@ -95,20 +110,25 @@ class BackupStore:
         return sorted(out)
 
     def snapshot_infos(self) -> list[SnapshotInfo]:
-        """Summaries of every snapshot (from each manifest's metadata; one HEAD each)."""
+        """Summaries of every snapshot (from each manifest's metadata; one HEAD each). Takes no lock: a
+        snapshot that retention deletes between the listing and its HEAD is left out, not an error."""
         infos = []
         for day in self.list_snapshots():
-            with s3_errors(self.bucket):
-                head = self.s3.head_object(Bucket=self.bucket, Key=self.snapshot_key(day))
+            try:
+                with s3_errors(self.bucket):
+                    head = self.s3.head_object(Bucket=self.bucket, Key=self.snapshot_key(day))
+            except OperationFailed as exc:
+                cause = exc.__cause__
+                if isinstance(cause, ClientError) and error_code(cause) in ("404", "NoSuchKey", "NotFound"):
+                    continue
+                raise
             infos.append(info_from_metadata(day, head.get("Metadata", {})))
         return infos
 
     def read_manifest(self, day: date) -> Manifest:
+        """The snapshot's manifest, checked against its stored checksum."""
         key = self.snapshot_key(day)
-        with s3_errors(self.bucket):
-            resp = self.s3.get_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-            raw = resp["Body"].read()  # botocore checks the stored SHA-256 of single-part objects
-        return Manifest.from_bytes(raw, f"s3://{self.bucket}/{key}")
+        return Manifest.from_bytes(self.blobs.get(key), f"s3://{self.bucket}/{key}")
 
     def resolve_date(self, text: str) -> date:
         """A snapshot date from `YYYY-MM-DD` or `latest`; ConfigError naming what exists when absent."""
@@ -128,19 +148,33 @@ class BackupStore:
 
     # --- writes --------------------------------------------------------------------------------
 
+    def put_object(self, sha_hex: str, data: bytes, mtime_ns: int, readback: bool = False) -> None:
+        """Store content whose SHA-256 is `sha_hex` (one request), verified."""
+        self.blobs.put_small(self.object_key(sha_hex), data, sha_hex, mtime_ns, readback)
+
+    def put_object_file(
+        self,
+        sha_hex: str,
+        path: Path,
+        size: int,
+        mtime_ns: int,
+        part_size: int,
+        readback: bool = False,
+        on_bytes: ByteCounter | None = None,
+    ) -> None:
+        """Store a large file's content as a multipart upload, verified (FileChanged if it changed)."""
+        key = self.object_key(sha_hex)
+        self.blobs.put_file_multipart(key, path, sha_hex, size, mtime_ns, part_size, readback, on_bytes)
+
+    def download_object(self, sha_hex: str, dest: Path, size: int, on_bytes: ByteCounter | None = None) -> None:
+        """Download content to `dest` (atomically), checked against its SHA-256."""
+        self.blobs.download_verified(self.object_key(sha_hex), dest, sha_hex, size, on_bytes)
+
     def write_manifest(self, manifest: Manifest, readback: bool = False) -> None:
-        """Store the manifest (atomically replaces one of the same date), checksummed and verified."""
-        data = manifest.to_bytes()
-        extra = {k: v for k, v in self.extra_args.items() if k != "StorageClass"}
-        extra |= {"Metadata": manifest.metadata(), "ContentType": "application/json", "ContentEncoding": "gzip"}
-        with s3_errors(self.bucket):
-            put_bytes(
-                Target(self.s3, self.bucket, self.snapshot_key(manifest.date)),
-                data,
-                hashlib.sha256(data).hexdigest(),
-                extra,
-                readback=readback,
-            )
+        """Store the manifest (atomically replaces one of the same date), checksummed and verified. It is
+        always STANDARD (small, read by every run); encrypted like the objects."""
+        key = self.snapshot_key(manifest.date)
+        self.blobs.put_manifest(key, manifest.to_bytes(), manifest.metadata(), readback=readback)
 
     def delete_keys(self, keys: list[str]) -> None:
         """Delete keys in batches; OperationFailed if the store reports any key it could not delete."""

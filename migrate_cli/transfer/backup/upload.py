@@ -2,7 +2,8 @@
 
 Small files (up to one part) are read once: hashed and sent from the same bytes. Larger files are hashed,
 then sent as a multipart upload that re-hashes what it reads; a file that changes in between is retried,
-then reported. Local read errors are recorded per file; any remote failure raises (aborting the run).
+then reported. Local read errors are recorded per file; a remote failure left after the transfer retries
+(blobs.py) raises, aborting the run.
 """
 
 from __future__ import annotations
@@ -15,16 +16,9 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate_cli.transfer.backup.blobs import (
-    FileChanged,
-    IntegrityError,
-    LocalFileError,
-    put_bytes,
-    put_file_multipart,
-)
+from migrate_cli.transfer.backup.blobs import FileChanged, LocalFileError
 from migrate_cli.transfer.backup.config import BackupConfig
 from migrate_cli.transfer.backup.hashing import sha256_file
-from migrate_cli.transfer.backup.s3util import s3_errors
 from migrate_cli.transfer.backup.scan import Entry
 from migrate_cli.transfer.backup.store import BackupStore
 
@@ -42,18 +36,6 @@ class Progress:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-def _retrying(upload: Callable[[], None], bucket: str, attempts: int = 2) -> None:
-    """Run an upload; an integrity mismatch is retried, then raised (aborting the run)."""
-    for attempt in range(attempts):
-        try:
-            with s3_errors(bucket):
-                upload()
-            return
-        except IntegrityError:
-            if attempt == attempts - 1:
-                raise
 
 
 class Uploader:
@@ -146,10 +128,12 @@ class Uploader:
             sha = hashlib.sha256(data).hexdigest()
             e.sha256, e.size, e.mtime_ns = sha, len(data), after.st_mtime_ns
             if self._claim(sha):
-                _retrying(
-                    lambda: put_bytes(self.store.object_target(sha), data, sha, self.store.extra_args, self.readback),
-                    self.store.bucket,
-                )
+                try:
+                    self.store.put_object(sha, data, after.st_mtime_ns, self.readback)
+                except BaseException:
+                    with self.lock:
+                        self.claimed.discard(sha)
+                    raise
                 self._done(sha, len(data))
             self._tick(nbytes=len(data))
             return
@@ -160,18 +144,8 @@ class Uploader:
         e.sha256, e.mtime_ns = sha, st.st_mtime_ns
         if self._claim(sha):
             try:
-                _retrying(
-                    lambda: put_file_multipart(
-                        self.store.object_target(sha),
-                        path,
-                        sha,
-                        e.size,
-                        self.part,
-                        self.store.extra_args,
-                        self.readback,
-                        on_bytes=lambda n: self._tick(nbytes=n),
-                    ),
-                    self.store.bucket,
+                self.store.put_object_file(
+                    sha, path, e.size, e.mtime_ns, self.part, self.readback, on_bytes=lambda n: self._tick(nbytes=n)
                 )
             except BaseException:
                 with self.lock:

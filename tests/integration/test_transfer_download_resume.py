@@ -1,0 +1,296 @@
+"""A download (S3 -> local directory) of a large object in ranged parts, killed with SIGKILL mid-file, then run
+again: the partial file is kept and only the parts not yet written are fetched again; a changed source, a
+damaged part, a vanished partial file or a key dropped from the plan are handled. Real peers: moto server
+over HTTP behind the fault proxy (faultproxy.py), which slows object GETs so the kill lands mid-file and
+counts the ranged GETs of each run; the killed copy is `migrate data copy` in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faultproxy import FaultProxy, Rule
+from sftp_server import PASSWORD, USER, SftpTestServer
+from transfer_helpers import MiB, files, sync
+
+from migrate_cli.aws.session import client
+from migrate_cli.core.settings import Settings
+from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
+from migrate_cli.transfer.engine import EngineResult
+from migrate_cli.transfer.service import CopyRequest, apply_copy, open_endpoints, plan_copy, validate
+from migrate_cli.transfer.sources import PARTIAL_SUFFIX
+
+PART = 5 * MiB
+SIZE = 24 * MiB + 123  # 5 parts of 5 MiB
+PARTS = 5
+GET_DELAY = 0.4  # per ranged GET, so that a 2-worker download takes ~1.2 s and can be killed mid-file
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    fp = FaultProxy(endpoint.url)
+    url = fp.start()
+    for key in list(os.environ):
+        if key.startswith(("AWS_", "MIGRATE_")):
+            monkeypatch.delenv(key)
+    for key, value in endpoint.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the copies (this process and the child) talk to the proxy
+    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
+    yield fp
+    fp.stop()
+
+
+@pytest.fixture
+def bucket(endpoint: LocalAwsEndpoint) -> str:
+    name = f"dr-{uuid.uuid4().hex[:12]}"
+    client("s3", endpoint_url=endpoint.url, region_name=endpoint.region).create_bucket(Bucket=name)
+    return name
+
+
+def _upload(tmp_path: Path, bucket: str, data: bytes, name: str = "big.bin") -> None:
+    """Put `data` at s3://bucket/p/NAME as migrate writes it: multipart, composite SHA-256, part size declared."""
+    src = tmp_path / f"up-{uuid.uuid4().hex[:6]}"
+    src.mkdir()
+    (src / name).write_bytes(data)
+    _, result = sync(src, f"s3://{bucket}/p", tmp_path / f"state-{src.name}", part_size="5M")
+    assert result is not None and result.copied == 1 and not result.failed
+
+
+def _object_gets(proxy: FaultProxy, bucket: str, since: int, name: str = "big.bin") -> int:
+    return sum(1 for r in proxy.log[since:] if r.method == "GET" and r.path == f"/{bucket}/p/{name}")
+
+
+def _state_db(state: Path) -> Path | None:
+    found = sorted((state / "transfer").glob("*.sqlite")) if (state / "transfer").is_dir() else []
+    return found[0] if found else None
+
+
+def _rows(state: Path, sql: str) -> list[tuple[Any, ...]]:
+    db = _state_db(state)
+    if db is None:
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+    finally:
+        conn.close()
+
+
+def _recorded(state: Path) -> set[int]:
+    return {n for (n,) in _rows(state, "SELECT number FROM download_parts WHERE key='big.bin'")}
+
+
+def _cli(tmp_path: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "migrate_cli", "--state-dir", str(tmp_path / "state"), *args]
+
+
+def _kill_mid_file(args: list[str], tmp_path: Path, dest: Path) -> set[int]:
+    """Run the copy ARGS in a child process, SIGKILL it once 2 parts of big.bin are recorded in the state and
+    before it finishes; returns the part numbers recorded."""
+    victim = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while len(_recorded(tmp_path / "state")) < 2:
+            assert victim.poll() is None, f"the copy ended before it could be killed: {victim.stderr.read()!r}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no part recorded in time"
+            time.sleep(0.02)
+        victim.send_signal(signal.SIGKILL)
+        assert victim.wait() == -signal.SIGKILL
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    recorded = _recorded(tmp_path / "state")
+    assert 2 <= len(recorded) < PARTS
+    assert not (dest / "big.bin").exists()
+    assert (dest / f".big.bin{PARTIAL_SUFFIX}").stat().st_size == SIZE  # killed mid-file, partial kept
+    return recorded
+
+
+def _killed_download(proxy: FaultProxy, bucket: str, tmp_path: Path, dest: Path) -> set[int]:
+    """`migrate data copy s3://bucket/p DEST --workers 2` killed mid-file (object GETs slowed by the proxy)."""
+    rule = proxy.add(Rule("delay", method="GET", when=lambda r: not r.query, delay=GET_DELAY))
+    args = _cli(tmp_path, "data", "copy", f"s3://{bucket}/p", str(dest), "--workers", "2")
+    recorded = _kill_mid_file(args, tmp_path, dest)
+    time.sleep(GET_DELAY + 0.2)  # let the proxy finish (and log) what the dead client had asked for
+    proxy.clear()
+    assert rule.applied >= 2
+    return recorded
+
+
+class _Notes:
+    """A Progress that keeps the notes and the bytes reported."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.bytes = 0
+
+    def start(self, files: int, nbytes: int) -> None:
+        return None
+
+    def advance(self, files: int = 0, nbytes: int = 0) -> None:
+        self.bytes += nbytes
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def stop(self) -> None:
+        return None
+
+
+def _rerun(tmp_path: Path, bucket: str, dest: Path, **options: Any) -> tuple[EngineResult, _Notes]:
+    """The second run, in this process (as `migrate data copy` runs it), with its notes recorded."""
+    settings = Settings(state_dir=tmp_path / "state")
+    endpoints = open_endpoints(validate(CopyRequest(f"s3://{bucket}/p", str(dest), **options)), None)
+    notes = _Notes()
+    try:
+        plan = plan_copy(endpoints, settings)
+        result = apply_copy(endpoints, plan, settings, notes)
+    finally:
+        endpoints.close()
+    return result, notes
+
+
+def _no_leftovers(tmp_path: Path, dest: Path) -> None:
+    assert not [p for p in dest.rglob("*") if p.name.endswith(PARTIAL_SUFFIX)]
+    assert _rows(tmp_path / "state", "SELECT key FROM downloads") == []
+    assert _rows(tmp_path / "state", "SELECT key FROM download_parts") == []
+
+
+def test_sigkill_mid_download_then_rerun_fetches_only_the_missing_parts(
+    proxy: FaultProxy, bucket: str, tmp_path: Path
+) -> None:
+    data = os.urandom(SIZE)
+    _upload(tmp_path, bucket, data)
+    dest = tmp_path / "restore"
+    recorded = _killed_download(proxy, bucket, tmp_path, dest)
+    first = len(proxy.log)
+    again = subprocess.run(
+        _cli(tmp_path, "--json", "data", "copy", f"s3://{bucket}/p", str(dest), "--workers", "2"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)["result"]
+    assert result["resumed_parts"] == len(recorded) and result["verified"] == 1 and not result["failed"]
+    assert (dest / "big.bin").read_bytes() == data
+    assert _object_gets(proxy, bucket, first) == PARTS - len(recorded)  # the recorded parts were not fetched again
+    _no_leftovers(tmp_path, dest)
+    again = subprocess.run(
+        _cli(tmp_path, "data", "copy", f"s3://{bucket}/p", str(dest)), cwd=tmp_path, capture_output=True, text=True
+    )
+    assert again.returncode == 0 and "download 0" in again.stdout
+
+
+def test_a_source_changed_between_runs_is_downloaded_afresh(proxy: FaultProxy, bucket: str, tmp_path: Path) -> None:
+    _upload(tmp_path, bucket, os.urandom(SIZE))
+    dest = tmp_path / "restore"
+    _killed_download(proxy, bucket, tmp_path, dest)
+    changed = os.urandom(SIZE)  # same size, new ETag
+    _upload(tmp_path, bucket, changed)
+    first = len(proxy.log)
+    result, notes = _rerun(tmp_path, bucket, dest, workers=2)
+    assert result.resumed_parts == 0 and result.verified == 1 and not result.failed
+    assert (dest / "big.bin").read_bytes() == changed
+    assert _object_gets(proxy, bucket, first) == PARTS
+    assert any("removed the partial download of big.bin" in n for n in notes.notes)
+    _no_leftovers(tmp_path, dest)
+
+
+def test_a_damaged_part_of_the_partial_file_is_fetched_again(proxy: FaultProxy, bucket: str, tmp_path: Path) -> None:
+    data = os.urandom(SIZE)
+    _upload(tmp_path, bucket, data)
+    dest = tmp_path / "restore"
+    recorded = _killed_download(proxy, bucket, tmp_path, dest)
+    damaged = min(recorded)
+    partial = dest / f".big.bin{PARTIAL_SUFFIX}"
+    with open(partial, "r+b") as f:
+        f.seek((damaged - 1) * PART + 1000)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    first = len(proxy.log)
+    result, notes = _rerun(tmp_path, bucket, dest, workers=2)
+    assert result.resumed_parts == len(recorded) - 1 and result.verified == 1 and not result.failed
+    assert f"resuming big.bin: {len(recorded) - 1} of {PARTS} parts already downloaded" in notes.notes
+    assert notes.bytes == SIZE  # resumed bytes count towards the progress once
+    assert (dest / "big.bin").read_bytes() == data
+    assert _object_gets(proxy, bucket, first) == PARTS - len(recorded) + 1
+    _no_leftovers(tmp_path, dest)
+
+
+def test_a_vanished_partial_file_means_a_fresh_download(proxy: FaultProxy, bucket: str, tmp_path: Path) -> None:
+    data = os.urandom(SIZE)
+    _upload(tmp_path, bucket, data)
+    dest = tmp_path / "restore"
+    _killed_download(proxy, bucket, tmp_path, dest)
+    (dest / f".big.bin{PARTIAL_SUFFIX}").unlink()
+    first = len(proxy.log)
+    result, _ = _rerun(tmp_path, bucket, dest, workers=2)
+    assert result.resumed_parts == 0 and not result.failed
+    assert (dest / "big.bin").read_bytes() == data
+    assert _object_gets(proxy, bucket, first) == PARTS
+    _no_leftovers(tmp_path, dest)
+
+
+def test_a_key_dropped_from_the_plan_loses_its_partial_file(proxy: FaultProxy, bucket: str, tmp_path: Path) -> None:
+    _upload(tmp_path, bucket, os.urandom(SIZE))
+    dest = tmp_path / "restore"
+    _killed_download(proxy, bucket, tmp_path, dest)
+    _upload(tmp_path, bucket, b"a new small file", name="new.txt")
+    first = len(proxy.log)
+    result, _ = _rerun(tmp_path, bucket, dest, exclude=("big.bin",))
+    assert result.copied == 1 and not result.failed
+    assert files(dest) == {"new.txt": b"a new small file"}  # and no .big.bin.migrate-partial
+    assert _object_gets(proxy, bucket, first) == 0
+    _no_leftovers(tmp_path, dest)
+
+
+def test_sftp_download_killed_mid_file_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same path for an SFTP source (a real paramiko SFTP server on 127.0.0.1); --bwlimit slows the copy."""
+    root = tmp_path / "server-root"
+    (root / "site").mkdir(parents=True)
+    data = os.urandom(SIZE)
+    (root / "site" / "big.bin").write_bytes(data)
+    server = SftpTestServer(root)
+    server.start()
+    try:
+        (tmp_path / "known_hosts").write_text(server.known_hosts_line())
+        inv = tmp_path / "inventory"
+        inv.mkdir()
+        (inv / "hosts.yaml").write_text(
+            f"web1:\n  hostname: 127.0.0.1\n  port: {server.port}\n  username: {USER}\n"
+            '  password: "${env:SFTP_TEST_PW}"\n  connection_options:\n    sftp:\n      extras:\n'
+            f"        known_hosts: {tmp_path / 'known_hosts'}\n"
+        )
+        monkeypatch.setenv("SFTP_TEST_PW", PASSWORD)
+        dest = tmp_path / "restore"
+        copy = ["data", "copy", "web1:/site", str(dest), "--part-size", "5M", "--workers", "2"]
+        recorded = _kill_mid_file(_cli(tmp_path, "-i", str(inv), *copy, "--bwlimit", "8M"), tmp_path, dest)
+        again = subprocess.run(
+            _cli(tmp_path, "-i", str(inv), "--json", *copy), cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert again.returncode == 0, again.stderr
+        result = json.loads(again.stdout)["result"]
+        assert result["resumed_parts"] == len(recorded) and not result["failed"]
+        assert (dest / "big.bin").read_bytes() == data
+        _no_leftovers(tmp_path, dest)
+    finally:
+        server.stop()
