@@ -151,6 +151,8 @@ class DataCopyAction(Action):
             "deleted": result.deleted,
             "failed": len(result.failed) + len(result.delete_failed) + len(sync.errors),
             "verified": result.verified,
+            "server_side": result.server_side,
+            "resumed_parts": result.resumed_parts,
             "retries": result.retries,
             "elapsed_s": data["elapsed"],
             "files_per_s": data["files_per_s"],

@@ -8,8 +8,9 @@ Shape (after s3transfer's manager / futures / tasks split, without its per-reque
   sequential read of an S3 object whose checksum can only be checked over the whole stream).
 Every request is retried by `with_retries` (backoff on 5xx, SlowDown, timeouts, resets, bad checksums);
 a file that still fails is recorded with its error and the others continue. Deletions run last, and not
-at all when anything failed. Ctrl-C stops new work, keeps the state of uploads in flight (the next run
-resumes them) and re-raises KeyboardInterrupt.
+at all when anything failed. Ctrl-C stops new work, keeps the state of uploads and partial downloads in
+flight (the next run resumes them) and re-raises KeyboardInterrupt. S3 -> S3 copies on one service are
+done by the server (s3copy.py).
 """
 
 from __future__ import annotations

@@ -45,6 +45,8 @@ class SyncPlan:
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     learned: list[tuple[str, str, str]] = field(default_factory=list)  # (key, src sig, dst sig) found identical
+    # keys of unfinished uploads / partial downloads of earlier runs that this one will not resume: cleaned up
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def copy_bytes(self) -> int:
@@ -60,7 +62,7 @@ class SyncPlan:
 
     @property
     def changed(self) -> bool:
-        return bool(self.copies or self.deletes)
+        return bool(self.copies or self.deletes or self.leftovers)
 
     def counts(self) -> dict[str, Any]:
         return {

@@ -192,19 +192,20 @@ def plan_copy(endpoints: Endpoints, settings: Settings) -> SyncPlan:
     valid = endpoints.valid
     state = TransferState(state_path(settings.state_dir, valid.source, valid.dest), valid.source, valid.dest, True)
     try:
-        manifest = state.manifest()
+        plan = build_plan(
+            endpoints.source,
+            endpoints.dest,
+            valid.key_filter,
+            state.manifest(),
+            checksum=valid.request.checksum,
+            delete=valid.request.delete,
+            follow_symlinks=valid.request.follow_symlinks,
+            workers=valid.request.workers,
+        )
+        plan.leftovers = state.leftovers({i.key: endpoints.source.sig(i.source) for i in plan.copies})
     finally:
         state.close()
-    return build_plan(
-        endpoints.source,
-        endpoints.dest,
-        valid.key_filter,
-        manifest,
-        checksum=valid.request.checksum,
-        delete=valid.request.delete,
-        follow_symlinks=valid.request.follow_symlinks,
-        workers=valid.request.workers,
-    )
+    return plan
 
 
 def remember_identical(endpoints: Endpoints, plan: SyncPlan, settings: Settings) -> None:
@@ -262,6 +263,9 @@ def plan_lines(plan: SyncPlan, source: Location, dest: Location) -> list[str]:
         lines.append(f"{verb} {len(plan.copies)} file(s) ({human_bytes(plan.copy_bytes)}) to {dest.url}")
     if plan.deletes:
         lines.append(f"delete {len(plan.deletes)} file(s) ({human_bytes(plan.delete_bytes)}) from {dest.url}")
+    if plan.leftovers:
+        what = "partial download(s)" if dest.kind == "local" else "unfinished upload(s)"
+        lines.append(f"clean up {len(plan.leftovers)} {what} of an earlier run at {dest.url}")
     return lines
 
 
@@ -281,6 +285,7 @@ def plan_listing(
     verb, _ = verbs(source, dest)
     rows = [f"{verb:<8} {i.key}  ({human_bytes(i.source.size)}, {i.reason})" for i in plan.copies]
     rows += [f"{'delete':<8} {e.key}  ({human_bytes(e.size)})" for e in plan.deletes]
+    rows += [f"{'clean up':<8} {key}  (unfinished, from an earlier run)" for key in plan.leftovers]
     if skips:
         rows += [f"{'skip':<8} {e.key}  (unchanged)" for e in plan.skips]
     if limit is not None and len(rows) > limit:

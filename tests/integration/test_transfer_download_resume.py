@@ -27,7 +27,7 @@ from migrate_cli.aws.session import client
 from migrate_cli.core.settings import Settings
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.engine import EngineResult
-from migrate_cli.transfer.service import CopyRequest, apply_copy, open_endpoints, plan_copy, validate
+from migrate_cli.transfer.service import CopyRequest, apply_copy, open_endpoints, plan_copy, plan_lines, validate
 from migrate_cli.transfer.sources import PARTIAL_SUFFIX
 
 PART = 5 * MiB
@@ -251,14 +251,25 @@ def test_a_vanished_partial_file_means_a_fresh_download(proxy: FaultProxy, bucke
 
 
 def test_a_key_dropped_from_the_plan_loses_its_partial_file(proxy: FaultProxy, bucket: str, tmp_path: Path) -> None:
+    """Even when nothing else is left to copy: the plan says it will clean up, and the run does."""
     _upload(tmp_path, bucket, os.urandom(SIZE))
     dest = tmp_path / "restore"
     _killed_download(proxy, bucket, tmp_path, dest)
-    _upload(tmp_path, bucket, b"a new small file", name="new.txt")
     first = len(proxy.log)
-    result, _ = _rerun(tmp_path, bucket, dest, exclude=("big.bin",))
-    assert result.copied == 1 and not result.failed
-    assert files(dest) == {"new.txt": b"a new small file"}  # and no .big.bin.migrate-partial
+    settings = Settings(state_dir=tmp_path / "state")
+    request = validate(CopyRequest(f"s3://{bucket}/p", str(dest), exclude=("big.bin",)))
+    endpoints = open_endpoints(request, None)
+    try:
+        plan = plan_copy(endpoints, settings)
+        assert plan.leftovers == ["big.bin"] and not plan.copies and plan.changed
+        assert "clean up 1 partial download(s) of an earlier run" in " ".join(
+            plan_lines(plan, request.source, request.dest)
+        )
+        result = apply_copy(endpoints, plan, settings, None)
+    finally:
+        endpoints.close()
+    assert result.copied == 0 and not result.failed
+    assert files(dest) == {}  # no .big.bin.migrate-partial
     assert _object_gets(proxy, bucket, first) == 0
     _no_leftovers(tmp_path, dest)
 

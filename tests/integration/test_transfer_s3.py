@@ -16,10 +16,12 @@ from transfer_helpers import MiB, files, make_tree, objects, sha256_b64, sync
 
 from migrate_cli.aws.session import client
 from migrate_cli.core.errors import ConfigError
+from migrate_cli.core.settings import Settings
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.checksums import composite_sha256
 from migrate_cli.transfer.location import parse_location
 from migrate_cli.transfer.s3 import S3Store, format_mtime
+from migrate_cli.transfer.service import CopyRequest, open_endpoints, plan_copy, validate
 from migrate_cli.transfer.state import TransferState, state_path
 
 
@@ -276,6 +278,34 @@ def test_uploads_left_by_a_killed_run_are_aborted_or_resumed(s3: Any, bucket: st
     parts = [hashlib.sha256(data[i : i + 5 * MiB]).digest() for i in range(0, len(data), 5 * MiB)]
     assert head["ChecksumSHA256"].split("-")[0] == composite_sha256(parts)
     assert base64.b64decode(head["ChecksumSHA256"].split("-")[0])
+
+
+def test_an_upload_left_behind_is_aborted_when_nothing_else_is_copied(s3: Any, bucket: str, tmp_path: Path) -> None:
+    """A killed run's upload of a file since deleted from the source: the next run has nothing to copy, yet
+    its plan says it will clean up (check mode shows it) and the upload is aborted."""
+    src, state_dir = tmp_path / "src", tmp_path / "state"
+    src.mkdir()
+    (src / "kept.txt").write_bytes(b"kept")
+    sync(src, f"s3://{bucket}/g", state_dir)
+    src_loc, dst_loc = parse_location(str(src)), parse_location(f"s3://{bucket}/g")
+    state = TransferState(state_path(state_dir, src_loc, dst_loc), src_loc, dst_loc)
+    state.intend("deleted.bin", "12:34", 5 * MiB)
+    state.started("deleted.bin", s3.create_multipart_upload(Bucket=bucket, Key="g/deleted.bin")["UploadId"])
+    state.close()
+
+    endpoints = open_endpoints(validate(CopyRequest(str(src), f"s3://{bucket}/g")), None)
+    try:
+        checked = plan_copy(endpoints, Settings(state_dir=state_dir))  # what --check runs
+    finally:
+        endpoints.close()
+    assert checked.leftovers == ["deleted.bin"] and not checked.copies
+    assert s3.list_multipart_uploads(Bucket=bucket, Prefix="g/").get("Uploads")  # check mode changed nothing
+
+    plan, result = sync(src, f"s3://{bucket}/g", state_dir)
+    assert plan.leftovers == ["deleted.bin"] and result is not None and result.aborted_uploads == 1
+    assert not s3.list_multipart_uploads(Bucket=bucket, Prefix="g/").get("Uploads")
+    again, _ = sync(src, f"s3://{bucket}/g", state_dir)
+    assert not again.changed
 
 
 def test_mid_sized_files_go_in_one_request_from_disk(s3: Any, bucket: str, tmp_path: Path) -> None:
