@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ACCESS_KEY, SECRET_KEY = "BENCHACCESSKEY", "BENCHSECRETKEY0123456789"
 BUCKET = "bench"
@@ -54,6 +55,8 @@ class Sample:
     rss_mb: float
     ok: bool
     note: str = ""
+    cpu: float = 0.0  # the tool's user + system CPU seconds
+    server_cpu: float = 0.0  # the server's, over the same run
 
 
 @dataclass
@@ -188,11 +191,13 @@ class Bench:
             env["MIGRATE_S3_TRANSPORT"] = "botocore"
         if noop and rep == 0:
             subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        server_before = self.server_cpu()
         started = time.monotonic()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         output = proc.stdout.read() if proc.stdout else b""  # type: ignore[union-attr]
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.monotonic() - started
+        server_cpu = self.server_cpu() - server_before
         proc.returncode = os.waitstatus_to_exitcode(status)
         count = self.count(prefix)
         ok = proc.returncode == 0 and count == ds.files
@@ -204,7 +209,17 @@ class Bench:
         if not noop:
             shutil.rmtree(self.work / "server" / BUCKET / prefix, ignore_errors=True)
             shutil.rmtree(self.work / "state" / prefix, ignore_errors=True)
-        return Sample(tool, ds.name, seconds, usage.ru_maxrss / 1024, ok, note)
+        cpu = usage.ru_utime + usage.ru_stime
+        return Sample(tool, ds.name, seconds, usage.ru_maxrss / 1024, ok, note, cpu, server_cpu)
+
+    def server_cpu(self) -> float:
+        """CPU seconds the server has used so far (Linux /proc): with the tool's own, where the time went."""
+        assert self.server is not None
+        try:
+            fields = Path(f"/proc/{self.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def count(self, prefix: str) -> int:
         root = self.work / "server" / BUCKET / prefix
@@ -221,7 +236,10 @@ class Bench:
                     sample = self.measure(tool, ds, rep)
                     self.samples.append(sample)
                     status = "ok" if sample.ok else f"FAILED {sample.note}"
-                    line = f"rep {rep + 1} {ds.name:<7} {tool:<16} {sample.seconds:8.2f}s {sample.rss_mb:7.0f} MB"
+                    line = (
+                        f"rep {rep + 1} {ds.name:<7} {tool:<16} {sample.seconds:8.2f}s {sample.rss_mb:7.0f} MB"
+                        f"  cpu {sample.cpu:5.2f}s server {sample.server_cpu:5.2f}s"
+                    )
                     print(f"{line}  {status}", flush=True)
         print(f"load average {os.getloadavg()[0]:.2f} at the end", flush=True)
         self.report(sets)
@@ -238,8 +256,10 @@ class Bench:
                     continue
                 secs = statistics.median(s.seconds for s in good)
                 rss = max(s.rss_mb for s in good)
+                cpu = statistics.median(s.cpu for s in good)
+                server = statistics.median(s.server_cpu for s in good)
                 rate = secs if ds.unit == "s" else (ds.files / secs if ds.unit == "files/s" else ds.bytes / 1e6 / secs)
-                results[tool] = (secs, rate, rss, len(good), len(runs))
+                results[tool] = (secs, rate, rss, len(good), len(runs), cpu, server)
             base = results.get("migrate")
             for tool, res in results.items():
                 if res is None:
@@ -250,18 +270,19 @@ class Bench:
                     ratio = f"{(res[0] / base[0]):.2f}x"  # their time / our time: >1 means migrate is faster
                 rows.append((ds, tool, res, ratio))
         print()
-        print("| dataset | tool | median wall | rate | peak RSS | migrate speed-up | runs ok |")
-        print("|---|---|---|---|---|---|---|")
+        print("| dataset | tool | median wall | rate | peak RSS | CPU: tool + server | migrate speed-up | runs ok |")
+        print("|---|---|---|---|---|---|---|---|")
         for ds, tool, res, ratio in rows:
             label = {"small": f"{ds.files} x {self.args.small_size // 1024} KiB", "big": f"1 x {ds.bytes // MiB} MiB",
                      "medium": f"{ds.files} x {ds.bytes // ds.files // MiB} MiB",
                      "noop": f"no-op re-sync of {ds.files}"}[ds.name]  # fmt: skip
             if res is None:
-                print(f"| {label} | {tool} | failed | | | | 0 |")
+                print(f"| {label} | {tool} | failed | | | | | 0 |")
                 continue
-            secs, rate, rss, good, total = res
+            secs, rate, rss, good, total, cpu, server = res
             shown = f"{rate:,.0f} {ds.unit}" if ds.unit != "s" else f"{secs:.2f} s"
-            print(f"| {label} | {tool} | {secs:.2f} s | {shown} | {rss:.0f} MB | {ratio or '-'} | {good}/{total} |")
+            cells = [label, tool, f"{secs:.2f} s", shown, f"{rss:.0f} MB", f"{cpu:.2f} + {server:.2f} s"]
+            print("| " + " | ".join([*cells, ratio or "-", f"{good}/{total}"]) + " |")
         if self.args.json_out:
             Path(self.args.json_out).write_text(json.dumps([s.__dict__ for s in self.samples], indent=2))
 
@@ -295,6 +316,9 @@ def main() -> None:
         parser.error("--runs must be at least 1")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    # As an installed package would be: bytecode compiled once, not at every start (PYTHONDONTWRITEBYTECODE).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "migrate_cli")], check=True,
+                   env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})  # fmt: skip
     bench = Bench(args, work)
     bench.start_server()
     try:

@@ -10,7 +10,6 @@ import os
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,23 +26,16 @@ from migrate_cli.transfer.backup.restore import restore_snapshot
 from migrate_cli.transfer.backup.snapshot import BackupOutcome, plan_backup, run_backup
 from migrate_cli.transfer.backup.store import BackupStore
 from migrate_cli.transfer.checksums import composite_sha256
-from tests.conftest import point_at
 
 D1 = date(2026, 3, 2)
 MIB = 1024 * 1024
 
 
 @pytest.fixture
-def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    """The environment points at the proxy (so the backup's data path does); short retry pauses."""
-    fp = FaultProxy(endpoint.url)
-    url = fp.start()
-    point_at(endpoint, monkeypatch)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
+def proxy(proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> FaultProxy:
+    """The shared fault proxy (tests/integration/conftest.py), with three attempts per request."""
     monkeypatch.setenv("MIGRATE_TRANSFER_RETRIES", "3")
-    yield fp
-    fp.stop()
+    return proxy
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +35,6 @@ PARTS = 5
 GET_DELAY = 0.4  # per ranged GET, so that a 2-worker download takes ~1.2 s and can be killed mid-file
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    fp = FaultProxy(endpoint.url)
-    url = fp.start()
-    for key in list(os.environ):
-        if key.startswith(("AWS_", "MIGRATE_")):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the copies (this process and the child) talk to the proxy
-    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
-    yield fp
-    fp.stop()
 
 
 @pytest.fixture

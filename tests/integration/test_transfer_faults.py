@@ -7,37 +7,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from faultproxy import FaultProxy, Request, Rule
 from transfer_helpers import MiB, files, make_tree, objects, sync
-
-from migrate_cli.aws.session import client
-from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
-
-
-@pytest.fixture
-def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    fp = FaultProxy(endpoint.url)
-    url = fp.start()
-    for key in list(os.environ):
-        if key.startswith(("AWS_", "MIGRATE_")):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the copy talks to the proxy
-    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
-    yield fp
-    fp.stop()
-
-
-@pytest.fixture
-def direct(endpoint: LocalAwsEndpoint) -> Any:
-    """A client that bypasses the proxy, for setting up and checking."""
-    return client("s3", endpoint_url=endpoint.url, region_name=endpoint.region)
 
 
 @pytest.fixture

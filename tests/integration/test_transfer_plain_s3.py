@@ -136,14 +136,9 @@ def test_a_byte_changed_on_the_way_is_caught_and_resent(
     assert (root / BUCKET / f"c-{target}" / "f.bin").read_bytes() == data
 
 
-def test_a_server_that_keeps_checksums_still_gets_sha256(
-    endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_server_that_keeps_checksums_still_gets_sha256(lab_env: LocalAwsEndpoint, tmp_path: Path) -> None:
     """moto implements additional checksums (it names the algorithm of a multipart upload and returns the
     value only with checksum mode), so every object written there carries its SHA-256."""
-    from conftest import point_at
-
-    point_at(endpoint, monkeypatch)
     _, client = s3_client()
     client.create_bucket(Bucket="keeps-sums")
     src = tmp_path / "src"

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +22,6 @@ import pytest
 from faultproxy import FaultProxy, Record, Rule
 from transfer_helpers import MiB, make_tree, objects, sync
 
-from migrate_cli.aws.session import client
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.checksums import Expected, composite_sha256, multipart_etag
 from migrate_cli.transfer.engine import TransferEngine
@@ -46,27 +44,6 @@ class Meter:
         if req.method == "PUT":
             self.sent += len(req.body)
         return False
-
-
-@pytest.fixture
-def proxy(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    fp = FaultProxy(endpoint.url)
-    url = fp.start()
-    for key in list(os.environ):
-        if key.startswith(("AWS_", "MIGRATE_")):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the copy talks to the proxy
-    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
-    yield fp
-    fp.stop()
-
-
-@pytest.fixture
-def direct(endpoint: LocalAwsEndpoint) -> Any:
-    """A client that bypasses the proxy, for setting up and checking."""
-    return client("s3", endpoint_url=endpoint.url, region_name=endpoint.region)
 
 
 def _bucket(direct: Any) -> str:
