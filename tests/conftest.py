@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import textwrap
 from collections.abc import Iterator
@@ -14,6 +15,11 @@ from migrate_cli.core.secrets import registered_secrets_snapshot, restore_regist
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 
 REPO = Path(__file__).resolve().parent.parent
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    # Started in the background by a shell without job control (`make test &`, nohup): SIGINT is ignored and
+    # every child would inherit that, so the Ctrl-C tests could not interrupt the commands they start.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def write(path: Path, text: str) -> Path:

@@ -357,7 +357,12 @@ class S3Store(Store):
         headers = {f"x-amz-meta-{MTIME_META}": format_mtime(info.mtime_ns)}
         if info.content_type:
             headers["content-type"] = info.content_type
-        if self.storage_class and self.storage_class != "STANDARD":
+        return headers | self._storage_headers()
+
+    def _storage_headers(self, storage_class: bool = True) -> dict[str, str]:
+        """The store's storage class (unless `storage_class` is False: STANDARD) and encryption."""
+        headers = {}
+        if storage_class and self.storage_class and self.storage_class != "STANDARD":
             headers["x-amz-storage-class"] = self.storage_class
         if self.sse:
             headers["x-amz-server-side-encryption"] = self.sse
@@ -553,20 +558,13 @@ class S3Store(Store):
         as in `put` (IntegrityError when it shows other bytes). `storage_class=False` writes STANDARD
         whatever the store's class. Returns True when the reply proved the content, None when it could not."""
         full = self.prefix + key
-        checksum = b64(sha256)
         headers = {f"x-amz-meta-{name.lower()}": value for name, value in (metadata or {}).items()}
         if content_type:
             headers["content-type"] = content_type
         if content_encoding:
             headers["content-encoding"] = content_encoding
-        if storage_class and self.storage_class and self.storage_class != "STANDARD":
-            headers["x-amz-storage-class"] = self.storage_class
-        if self.sse:
-            headers["x-amz-server-side-encryption"] = self.sse
-            if self.kms_key_id:
-                headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
-        headers["x-amz-checksum-sha256"] = checksum
-        headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
+        headers |= self._storage_headers(storage_class)
+        checksum = self._add_checksum(headers, sha256)
         reply = self.http.request(
             "PUT", self.bucket, full, headers=headers, body=data, payload_sha256=sha256.hex(), ok=(200,)
         )
