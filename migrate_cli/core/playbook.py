@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import jinja2
-from jinja2.nativetypes import NativeEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from migrate_cli.core.actions import Action, ActionParams, get_action
@@ -61,7 +60,13 @@ class Playbook:
     sha256: str
 
 
-_env = NativeEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+@functools.cache
+def _jinja() -> Any:
+    """The template environment, made on first use (jinja2 costs start-up time most commands never need)."""
+    import jinja2
+    from jinja2.nativetypes import NativeEnvironment
+
+    return jinja2, NativeEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 class _TemplateFailure(Exception):
@@ -74,8 +79,9 @@ class _TemplateFailure(Exception):
 def _render(value: Any, context: dict[str, Any], loc: tuple[Any, ...] = ()) -> Any:
     """Render `{{ }}` in strings (native types: a lone expression may yield a list or a number)."""
     if isinstance(value, str) and "{{" in value:
+        jinja2, env = _jinja()
         try:
-            result = _env.from_string(value).render(context)
+            result = env.from_string(value).render(context)
             if isinstance(result, jinja2.Undefined):
                 str(result)  # StrictUndefined raises here, naming the variable
         except jinja2.TemplateError as exc:
