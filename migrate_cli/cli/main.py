@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -131,6 +134,20 @@ def _error(message: str) -> None:
     typer.echo(f"migrate: error: {mask(message)}" if "\n" not in message else mask(message), err=True)
 
 
+def _exit(code: int) -> NoReturn:
+    """End the process with `code`. atexit handlers run and output is flushed, but CPython's teardown of
+    every module and object is skipped: with botocore's service models loaded it takes 0.1-0.15 s, as long
+    as a small copy. Only when no other non-daemon thread is running; else a normal exit waits for it."""
+    main = threading.main_thread()
+    if any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said
+            stream.flush()
+    os._exit(code)
+
+
 def run() -> None:
     """Console entry point: run the app and turn errors into the documented exit codes."""
     argv = hoist_global_flags(sys.argv[1:])
@@ -150,20 +167,20 @@ def run() -> None:
         os._exit(EXIT_INTERRUPTED)
     except ConfigError as exc:
         _error(exc.location_message())
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except MigrateError as exc:
         _error(str(exc))
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except typer.TyperException as exc:  # usage errors (exit 2) and other parser errors
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
             _error(str(exc))
-        sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
+        _exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
     except Exception as exc:
         if os.environ.get("MIGRATE_DEBUG") or "-v" in sys.argv or "--verbose" in sys.argv:
             raise
         _error(f"unexpected {type(exc).__name__}: {exc} (re-run with --verbose for the traceback)")
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+        _exit(1)
+    _exit(code if isinstance(code, int) else 0)

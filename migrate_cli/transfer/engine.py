@@ -50,6 +50,7 @@ from migrate_cli.transfer.sources import PartDone, PartWriter, Store, WriteInfo,
 from migrate_cli.transfer.state import TransferState
 
 INLINE_MAX = 1024 * 1024  # local files up to this size are read into memory; larger ones are sent from disk
+PROBE_KEY = ".migrate-checksum-probe"  # the multipart upload that asks a server about checksums, never completed
 FILE_ATTEMPTS = 3  # a large file that fails its final check is sent again from scratch this many times at most
 
 
@@ -221,10 +222,12 @@ class TransferEngine:
         for key, src_sig, dst_sig in plan.learned:
             self.state.record(key, src_sig, dst_sig)
         self._reconcile_uploads(plan)
-        self._learn_dest_checksums(plan)
+        probe = self._learn_dest_checksums(plan)
         self.progress.start(len(plan.copies), plan.copy_bytes)
         pool = self._pool = WorkerPool(self.options.workers)
         try:
+            if probe is not None:
+                pool.submit(self._abort_probe, probe)
             for item in plan.copies:
                 pool.submit(self._start, item, 1)
             pool.wait()
@@ -263,22 +266,30 @@ class TransferEngine:
                 except TransferError as exc:  # kept in the state: the next run tries again
                     self.progress.note(f"could not abort an earlier upload of {record.key}: {exc}")
 
-    def _learn_dest_checksums(self, plan: SyncPlan) -> None:
+    def _learn_dest_checksums(self, plan: SyncPlan) -> PartWriter | None:
         """Before large local files are hashed for an S3 destination whose checksum support is unknown: a
-        multipart upload begun and at once aborted (journalled like any other, so a kill in between leaves
-        nothing behind) tells whether SHA-256 is worth computing (s3support.py)."""
+        multipart upload begun here, of a key no file uses (journalled like any other, so a kill before its
+        abort leaves nothing behind: the next run aborts it), tells whether SHA-256 is worth computing
+        (s3support.py). Returns the upload, for the pool to abort while the copy goes on."""
         checksums = getattr(self.dest, "checksums", None)
         if self.source.kind != "local" or checksums is None or not checksums.unknown or self.state.readonly:
-            return
-        item = next((i for i in plan.copies if i.source.size > INLINE_MAX and self.state.upload(i.key) is None), None)
-        if item is None:
-            return
-        info = self._info(item, item.source.size, 0)
+            return None
+        if not any(i.source.size > INLINE_MAX for i in plan.copies) or self.state.upload(PROBE_KEY) is not None:
+            return None
+        if any(i.key == PROBE_KEY for i in plan.copies):  # a source file of that name: ask by writing instead
+            return None
+        info = WriteInfo(PROBE_KEY, 0, 0)
         try:
-            writer = self.dest.begin(info, self.options.part_size, 1, self.state.journal_for(""))
-            writer.abort()
+            return self.dest.begin(info, self.options.part_size, 1, self.state.journal_for(""))
         except TransferError as exc:  # the writes themselves will tell
             self.progress.note(f"could not ask the destination about checksums: {exc}")
+            return None
+
+    def _abort_probe(self, writer: PartWriter) -> None:
+        try:
+            self._retry(writer.info.key, writer.abort)  # type: ignore[attr-defined]
+        except TransferError as exc:  # still in the state: the next run aborts it
+            self.progress.note(f"could not abort the checksum probe upload: {exc}")
 
     def _delete(self, plan: SyncPlan) -> None:
         if not plan.deletes:
