@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from migrate_cli.core.errors import ConfigError
 
@@ -24,31 +23,36 @@ class LineList(list):
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
-        self.flatten_mapping(node)
-        result = LineDict()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in result:
-                raise ConfigError(
-                    f"duplicate key {key!r}", file=node.start_mark.name, line=key_node.start_mark.line + 1
-                )
-            result[key] = self.construct_object(value_node, deep=True)
-            result.key_lines[key] = key_node.start_mark.line + 1
-        return result
+@functools.cache
+def _line_loader() -> type:
+    """The SafeLoader subclass that records lines; made on first use (PyYAML costs start-up time)."""
+    import yaml
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:  # type: ignore[override]
-        result = LineList(self.construct_object(child, deep=True) for child in node.value)
-        result.line = node.start_mark.line + 1
-        result.item_lines = [child.start_mark.line + 1 for child in node.value]
-        return result
+    class LineLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
+            self.flatten_mapping(node)
+            result = LineDict()
+            result.line = node.start_mark.line + 1
+            result.key_lines = {}
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in result:
+                    raise ConfigError(
+                        f"duplicate key {key!r}", file=node.start_mark.name, line=key_node.start_mark.line + 1
+                    )
+                result[key] = self.construct_object(value_node, deep=True)
+                result.key_lines[key] = key_node.start_mark.line + 1
+            return result
 
+        def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:  # type: ignore[override]
+            result = LineList(self.construct_object(child, deep=True) for child in node.value)
+            result.line = node.start_mark.line + 1
+            result.item_lines = [child.start_mark.line + 1 for child in node.value]
+            return result
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, LineLoader.construct_mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, LineLoader.construct_sequence)
+    return LineLoader
 
 
 def load_yaml(path: Path) -> Any:
@@ -57,6 +61,8 @@ def load_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", file=path) from exc
+    import yaml
+
     try:
         return yaml.load(text, Loader=_make_loader(path))  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -67,13 +73,15 @@ def load_yaml(path: Path) -> Any:
         raise ConfigError(f"invalid YAML: {exc}", file=path) from exc
 
 
-def _make_loader(path: Path) -> type[_LineLoader]:
-    def factory(stream: str) -> _LineLoader:
-        loader = _LineLoader(stream)
+def _make_loader(path: Path) -> Any:
+    loader_class = _line_loader()
+
+    def factory(stream: str) -> Any:
+        loader = loader_class(stream)
         loader.name = str(path)
         return loader
 
-    return factory  # type: ignore[return-value]
+    return factory
 
 
 def line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
