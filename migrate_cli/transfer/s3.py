@@ -511,7 +511,12 @@ class S3Store(Store):
     def uploads_for(self, key: str) -> list[str]:
         """Ids of the multipart uploads in progress for exactly this key."""
         full = self.prefix + key
-        reply = self._control(self.client.list_multipart_uploads, Bucket=self.bucket, Prefix=full)
+        try:
+            reply = self._control(self.client.list_multipart_uploads, Bucket=self.bucket, Prefix=full)
+        except PermanentError as exc:
+            if "NoSuchUpload" in str(exc):  # `rclone serve s3` answers so when there are none
+                return []
+            raise
         return [u["UploadId"] for u in reply.get("Uploads", []) if u["Key"] == full]
 
     def complete_upload(self, key: str, upload_id: str, parts: list[PartDone]) -> dict[str, Any]:

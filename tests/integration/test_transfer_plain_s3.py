@@ -150,3 +150,46 @@ def test_a_server_that_keeps_checksums_still_gets_sha256(lab_env: LocalAwsEndpoi
         assert head.get("ChecksumSHA256"), key
         if not key.startswith("big/"):  # the multipart one has the composite of its parts
             assert head["ChecksumSHA256"] == sha256_b64(data)
+
+
+def test_a_backup_part_the_server_will_not_take_again_starts_the_file_over(
+    rclone_s3: tuple[str, Path], clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """rclone answers 501 to a part number sent twice: after a part arrives damaged (the proxy flips a byte),
+    the backup sends the whole file again as a new upload instead of failing it."""
+    from datetime import date
+
+    from migrate_cli.transfer.backup.config import BackupConfig
+    from migrate_cli.transfer.backup.restore import restore_snapshot
+    from migrate_cli.transfer.backup.snapshot import plan_backup, run_backup
+    from migrate_cli.transfer.backup.store import BackupStore
+
+    url, _ = rclone_s3
+    proxy = FaultProxy(url)
+    proxy_url = proxy.start()
+    try:
+        for key, value in {
+            "AWS_ENDPOINT_URL": proxy_url,
+            "AWS_ACCESS_KEY_ID": ACCESS,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "MIGRATE_TRANSFER_BACKOFF": "0.01",
+        }.items():
+            clean_env.setenv(key, value)
+        src = tmp_path / "site"
+        src.mkdir()
+        data = os.urandom(12 * MiB)
+        (src / "big.bin").write_bytes(data)
+        rule = proxy.add(Rule("corrupt", method="PUT", when=lambda r: r.is_part, times=1))
+        config = BackupConfig(source=str(src), destination=f"s3://{BUCKET}/bk", part_size_mib=5)
+        control = boto3.session.Session(ACCESS, SECRET, region_name="us-east-1").client("s3", endpoint_url=url)
+        store = BackupStore(config.location, control)
+        outcome = run_backup(plan_backup(config, store, date(2026, 11, 27)), store)
+        restored = tmp_path / "restored"
+        restore_snapshot(store, date(2026, 11, 27), restored)
+    finally:
+        proxy.stop()
+    assert rule.applied == 1
+    assert outcome.complete and not outcome.errors
+    assert [r.status for r in proxy.log if r.query.get("partNumber")].count(501) == 1  # the refused re-send
+    assert (restored / "big.bin").read_bytes() == data

@@ -25,7 +25,7 @@ from migrate_cli.core.errors import OperationFailed
 from migrate_cli.transfer.bandwidth import RateLimiter
 from migrate_cli.transfer.checksums import choose_part_size, digest_bytes, part_count
 from migrate_cli.transfer.location import Location
-from migrate_cli.transfer.retry import Backoff, TransferError, with_retries
+from migrate_cli.transfer.retry import Backoff, StartOver, TransferError, with_retries
 from migrate_cli.transfer.retry import IntegrityError as TransferIntegrityError
 from migrate_cli.transfer.s3 import S3Store
 from migrate_cli.transfer.sources import Entry as StoreEntry
@@ -166,7 +166,7 @@ class Blobs:
                                 on_bytes(-size)
                             raise
                     return
-                except TransferIntegrityError:
+                except (TransferIntegrityError, StartOver):  # StartOver: a part the server will not take again
                     if attempt == FILE_ATTEMPTS:
                         raise
 

@@ -198,8 +198,14 @@ class BackupStore:
             pages = self.s3.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=self.objects_prefix
             )
-            for page in pages:
-                for upload in page.get("Uploads", []) or []:
-                    self.s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-                    aborted += 1
+            try:
+                for page in pages:
+                    for upload in page.get("Uploads", []) or []:
+                        self.s3.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchUpload":  # `rclone serve s3` says so when there are none
+                    raise
         return aborted
