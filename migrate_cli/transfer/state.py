@@ -226,11 +226,12 @@ class TransferState:
     def leftovers(self, wanted: dict[str, str]) -> list[str]:
         """Keys of recorded uploads and partial downloads that a run copying `wanted` (key -> source
         signature) will not resume: the source changed or the key is no longer copied."""
+        stale = [r.key for r in self.uploads() if wanted.get(r.key) != r.src_sig or not r.upload_id]
         try:
-            stale = [r.key for r in self.uploads() if wanted.get(r.key) != r.src_sig or not r.upload_id]
-            return stale + [r.key for r in self.downloads() if wanted.get(r.key) != r.src_sig]
+            downloads = self.downloads()
         except sqlite3.OperationalError:  # a state file from before downloads were recorded, opened read-only
-            return []
+            downloads = []
+        return stale + [r.key for r in downloads if wanted.get(r.key) != r.src_sig]
 
     def downloads(self) -> list[DownloadRecord]:
         if self._db is None:
