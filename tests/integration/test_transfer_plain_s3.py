@@ -61,17 +61,19 @@ def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     proc.wait(timeout=20)
 
 
+def _point_at(env: pytest.MonkeyPatch, url: str) -> None:
+    """The environment's S3 endpoint is `url` (the server, or a proxy in front of it), with its keys."""
+    env.setenv("AWS_ENDPOINT_URL", url)
+    env.setenv("AWS_ACCESS_KEY_ID", ACCESS)
+    env.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    env.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
+
+
 @pytest.fixture
 def at_rclone(rclone_s3: tuple[str, Path], clean_env: pytest.MonkeyPatch) -> str:
-    url, _ = rclone_s3
-    for key, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": ACCESS,
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        clean_env.setenv(key, value)
-    return url
+    _point_at(clean_env, rclone_s3[0])
+    return rclone_s3[0]
 
 
 def _heads(url: str, prefix: str) -> dict[str, dict[str, str]]:
@@ -111,13 +113,7 @@ def test_a_byte_changed_on_the_way_is_caught_and_resent(
     proxy = FaultProxy(url)
     proxy_url = proxy.start()
     try:
-        for key, value in {
-            "AWS_ENDPOINT_URL": proxy_url,
-            "AWS_ACCESS_KEY_ID": ACCESS,
-            "AWS_SECRET_ACCESS_KEY": SECRET,
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            clean_env.setenv(key, value)
+        _point_at(clean_env, proxy_url)
         src = tmp_path / "src"
         src.mkdir()
         data = os.urandom(12 * MiB if target == "part" else 2 * MiB)
@@ -168,14 +164,7 @@ def test_a_backup_part_the_server_will_not_take_again_starts_the_file_over(
     proxy = FaultProxy(url)
     proxy_url = proxy.start()
     try:
-        for key, value in {
-            "AWS_ENDPOINT_URL": proxy_url,
-            "AWS_ACCESS_KEY_ID": ACCESS,
-            "AWS_SECRET_ACCESS_KEY": SECRET,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "MIGRATE_TRANSFER_BACKOFF": "0.01",
-        }.items():
-            clean_env.setenv(key, value)
+        _point_at(clean_env, proxy_url)
         src = tmp_path / "site"
         src.mkdir()
         data = os.urandom(12 * MiB)
