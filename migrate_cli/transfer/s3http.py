@@ -301,8 +301,8 @@ class S3Http:
         hasher: Callable[[], Any] | None = None,
     ) -> Reply:
         """Send one request and read the whole reply; raise TransientError / S3HttpError on failure.
-        With `hasher` (e.g. hashlib.md5), the bytes of a FileSlice body are hashed as they are sent and the
-        digest is `reply.sent_digest`."""
+        With `hasher` (e.g. hashlib.md5), the body is hashed as it is sent (a FileSlice chunk by chunk, read
+        once) and the digest is `reply.sent_digest`."""
         what = what or f"{method} s3://{bucket}/{key}"
         with self._exchange(method, bucket, key, query, headers, body, payload_sha256, what, hasher) as (
             reply,
