@@ -476,6 +476,23 @@ class _LocalPartWriter(PartWriter):
             self.journal.part_done(self.info.key, done)
         return done
 
+    def digest(self, part_size: int) -> StreamDigest:
+        """SHA-256 and MD5 of what is in the file now (whole, and per part when `part_size`): what a whole-object
+        checksum of the source is compared with before the file is renamed into place."""
+        assert self.fd is not None
+        digest = StreamDigest(part_size=part_size)
+        pos = 0
+        try:
+            while pos < self.info.size:
+                chunk = os.pread(self.fd, min(CHUNK, self.info.size - pos), pos)
+                if not chunk:
+                    raise OSError(f"{self.tmp} is shorter than {self.info.size} bytes")
+                digest.update(chunk)
+                pos += len(chunk)
+        except OSError as exc:
+            raise _os_error(exc, f"cannot read back {self.tmp}") from exc
+        return digest.finish()
+
     def commit(self, parts: list[PartDone]) -> tuple[str, bool | None]:
         assert self.fd is not None
         try:

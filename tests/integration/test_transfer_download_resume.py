@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from faultproxy import FaultProxy, Rule
 from sftp_server import PASSWORD, USER, SftpTestServer
-from transfer_helpers import MiB, files, sync
+from transfer_helpers import MiB, files, sha256_b64, sync
 
 from migrate_cli.aws.session import client
 from migrate_cli.core.settings import Settings
@@ -289,3 +289,52 @@ def test_sftp_download_killed_mid_file_resumes(tmp_path: Path, monkeypatch: pyte
         _no_leftovers(tmp_path, dest)
     finally:
         server.stop()
+
+
+def _put_foreign(direct: Any, bucket: str, data: bytes, checksum: str | None = None) -> None:
+    """As another tool writes it: one PutObject with a whole-object SHA-256 and no declared part size."""
+    direct.put_object(
+        Bucket=bucket,
+        Key="p/big.bin",
+        Body=data,
+        ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=checksum or sha256_b64(data),
+    )
+
+
+def test_an_object_another_tool_wrote_is_fetched_in_parts_and_resumes(
+    proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path
+) -> None:
+    """Its checksum covers the whole object, not our parts: it is still fetched in ranged parts (so a kill
+    costs only the parts in flight) and checked by hashing the written file before it is renamed."""
+    data = os.urandom(SIZE)
+    _put_foreign(direct, bucket, data)
+    dest = tmp_path / "restore"
+    rule = proxy.add(Rule("delay", method="GET", when=lambda r: not r.query, delay=GET_DELAY))
+    args = ("data", "copy", f"s3://{bucket}/p", str(dest), "--workers", "2", "--part-size", "5M")
+    recorded = _kill_mid_file(_cli(tmp_path, *args), tmp_path, dest)
+    time.sleep(GET_DELAY + 0.2)
+    proxy.clear()
+    assert rule.applied >= 2
+    first = len(proxy.log)
+    again = subprocess.run(_cli(tmp_path, "--json", *args), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)["result"]
+    assert result["resumed_parts"] == len(recorded) and result["verified"] == 1 and not result["failed"]
+    assert (dest / "big.bin").read_bytes() == data
+    assert _object_gets(proxy, bucket, first) == PARTS - len(recorded)
+    _no_leftovers(tmp_path, dest)
+
+
+def test_an_object_whose_whole_checksum_does_not_match_is_not_kept(
+    proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path
+) -> None:
+    """moto keeps a SHA-256 it was given without checking it: the parts arrive intact, the file they make does
+    not hash to the stored checksum, so it is fetched again, then reported, and never renamed into place."""
+    _put_foreign(direct, bucket, os.urandom(SIZE), checksum=sha256_b64(b"something else"))
+    dest = tmp_path / "restore"
+    _, result = sync(f"s3://{bucket}/p", dest, tmp_path / "state", part_size="5M")
+    assert result is not None and [k for k, _ in result.failed] == ["big.bin"] and result.retries >= 1
+    assert "does not match its stored checksum" in result.failed[0][1]
+    assert files(dest) == {}
+    _no_leftovers(tmp_path, dest)
