@@ -197,6 +197,22 @@ def digest_fd_range(fd: int, offset: int, length: int, md5: bool = True) -> tupl
     return sha.digest(), md.digest() if md is not None else NO_MD5
 
 
+def stream_digest_fd(fd: int, part_size: int, size: int | None = None) -> StreamDigest:
+    """StreamDigest of an open file from its start: exactly `size` bytes (OSError when it is shorter), or all
+    of it when `size` is None; read with pread, 1 MiB at a time."""
+    digest = StreamDigest(part_size=part_size)
+    pos = 0
+    while size is None or pos < size:
+        chunk = os.pread(fd, CHUNK if size is None else min(CHUNK, size - pos), pos)
+        if not chunk:
+            if size is None:
+                break
+            raise OSError(f"file shorter than {size} bytes")
+        digest.update(chunk)
+        pos += len(chunk)
+    return digest.finish()
+
+
 def guess_part_size(size: int, parts: int) -> int | None:
     """The part size most tools would have used to make `parts` parts of an object of `size` bytes."""
     if parts <= 1:

@@ -247,25 +247,23 @@ class TransferEngine:
     def _reconcile_uploads(self, plan: SyncPlan) -> None:
         """Abort uploads recorded by an earlier run that will not be resumed now (see state.py); for a local
         destination, remove the partial files of such runs (source changed, key no longer in the plan)."""
+        if self.dest.kind not in ("local", "s3"):
+            return
+        wanted = plan.copy_sigs(self.source)
         if self.dest.kind == "local":
-            wanted = {i.key: self.source.sig(i.source) for i in plan.copies}
             for key, error in self.state.clean_stale_downloads(self.dest, wanted):
                 if error is None:
                     self.progress.note(f"removed the partial download of {key} (not resumable)")
                 else:  # kept in the state: the next run tries again
                     self.progress.note(f"could not remove the partial download of {key}: {error}")
             return
-        if self.dest.kind != "s3":
-            return
-        wanted = {i.key: self.source.sig(i.source) for i in plan.copies}
-        for record in self.state.uploads():
-            if wanted.get(record.key) != record.src_sig or not record.upload_id:
-                try:
-                    self.result.aborted_uploads += with_retries(
-                        lambda r=record: self.state.clean_upload(self.dest, r), self.options.backoff
-                    )
-                except TransferError as exc:  # kept in the state: the next run tries again
-                    self.progress.note(f"could not abort an earlier upload of {record.key}: {exc}")
+        for record in self.state.stale_uploads(wanted):
+            try:
+                self.result.aborted_uploads += with_retries(
+                    lambda r=record: self.state.clean_upload(self.dest, r), self.options.backoff
+                )
+            except TransferError as exc:  # kept in the state: the next run tries again
+                self.progress.note(f"could not abort an earlier upload of {record.key}: {exc}")
 
     def _learn_dest_checksums(self, plan: SyncPlan) -> PartWriter | None:
         """Before large local files are hashed for an S3 destination whose checksum support is unknown: a

@@ -60,6 +60,11 @@ class SyncPlan:
     def delete_bytes(self) -> int:
         return sum(e.size for e in self.deletes)
 
+    def copy_sigs(self, source: Store) -> dict[str, str]:
+        """key -> source signature of what this plan copies: what a recorded upload or partial download must
+        match to be resumed (state.py)."""
+        return {i.key: source.sig(i.source) for i in self.copies}
+
     @property
     def changed(self) -> bool:
         return bool(self.copies or self.deletes or self.leftovers)

@@ -510,14 +510,25 @@ class S3Store(Store):
 
     def uploads_for(self, key: str) -> list[str]:
         """Ids of the multipart uploads in progress for exactly this key."""
-        full = self.prefix + key
-        try:
-            reply = self._control(self.client.list_multipart_uploads, Bucket=self.bucket, Prefix=full)
-        except PermanentError as exc:
-            if "NoSuchUpload" in str(exc):  # `rclone serve s3` answers so when there are none
-                return []
-            raise
-        return [u["UploadId"] for u in reply.get("Uploads", []) if u["Key"] == full]
+        return [upload_id for found, upload_id in self.multipart_uploads(key) if found == key]
+
+    def multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
+        """(key, upload id) of every multipart upload in progress under prefix+`prefix` (keys relative to the
+        store's prefix), all pages."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+        found: list[tuple[str, str]] = []
+        cut = len(self.prefix)
+        while True:
+            try:
+                reply = self._control(self.client.list_multipart_uploads, **params)
+            except PermanentError as exc:
+                if "NoSuchUpload" in str(exc):  # `rclone serve s3` answers so when there are none
+                    return found
+                raise
+            found.extend((u["Key"][cut:], u["UploadId"]) for u in reply.get("Uploads", []))
+            if not reply.get("IsTruncated"):
+                return found
+            params.update(KeyMarker=reply.get("NextKeyMarker", ""), UploadIdMarker=reply.get("NextUploadIdMarker", ""))
 
     def complete_upload(self, key: str, upload_id: str, parts: list[PartDone]) -> dict[str, Any]:
         with_sha = all(p.sha256 for p in parts)

@@ -236,10 +236,15 @@ class _BodyReader:
         return data
 
     def read_all(self) -> bytes:
-        parts = []
-        while not self.done:
-            parts.append(self.read())
-        return b"".join(parts)
+        return _read_all(self)
+
+
+def _read_all(body: _BodyReader | _Urllib3Body) -> bytes:
+    """The rest of a response body."""
+    parts = []
+    while not body.done:
+        parts.append(body.read())
+    return b"".join(parts)
 
 
 # --- the S3 client -------------------------------------------------------------------------------------------
@@ -489,10 +494,7 @@ class _Urllib3Body:
         return data
 
     def read_all(self) -> bytes:
-        parts = []
-        while not self.done:
-            parts.append(self.read())
-        return b"".join(parts)
+        return _read_all(self)
 
 
 class _ThrottledReader:

@@ -202,7 +202,7 @@ def plan_copy(endpoints: Endpoints, settings: Settings) -> SyncPlan:
             follow_symlinks=valid.request.follow_symlinks,
             workers=valid.request.workers,
         )
-        plan.leftovers = state.leftovers({i.key: endpoints.source.sig(i.source) for i in plan.copies})
+        plan.leftovers = state.leftovers(plan.copy_sigs(endpoints.source))
     finally:
         state.close()
     return plan

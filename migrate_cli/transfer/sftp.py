@@ -403,15 +403,6 @@ class SftpStore(Store):
                 self.limiter.consume(len(chunk))
             f.write(chunk)
 
-    def put(self, info: WriteInfo, payload: Payload, sha256: bytes, md5: bytes) -> tuple[str, bool | None]:
-        writer = self.begin(info, max(1, info.size), 1)
-        try:
-            writer.write_part(1, 0, payload, sha256, md5)
-            return writer.commit([])
-        except BaseException:
-            writer.abort()
-            raise
-
     def begin(self, info: WriteInfo, part_size: int, parts: int, resume: Any = None) -> PartWriter:
         return _SftpPartWriter(self, info)
 

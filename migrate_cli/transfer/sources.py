@@ -25,7 +25,7 @@ from typing import Any
 
 from migrate_cli.core.errors import ConfigError
 from migrate_cli.transfer.bandwidth import RateLimiter
-from migrate_cli.transfer.checksums import CHUNK, Expected, StreamDigest, digest_fd_range
+from migrate_cli.transfer.checksums import Expected, StreamDigest, digest_fd_range, stream_digest_fd
 from migrate_cli.transfer.location import Location
 from migrate_cli.transfer.retry import PermanentError, TransientError
 from migrate_cli.transfer.s3http import FileSlice
@@ -175,9 +175,16 @@ class Store(ABC):
         """Read the whole object and hash it (for --checksum); `part_size` > 0 also hashes per part."""
         raise NotImplementedError
 
-    @abstractmethod
     def put(self, info: WriteInfo, payload: Payload, sha256: bytes, md5: bytes) -> tuple[str, bool | None]:
-        """Write a whole object; return (destination signature, verified)."""
+        """Write a whole object; return (destination signature, verified). By default, one part through
+        `begin` (stores with a single-request write override it)."""
+        writer = self.begin(info, max(1, info.size), 1)
+        try:
+            writer.write_part(1, 0, payload, sha256, md5)
+            return writer.commit([])
+        except BaseException:
+            writer.abort()
+            raise
 
     @abstractmethod
     def begin(self, info: WriteInfo, part_size: int, parts: int, resume: Any = None) -> PartWriter: ...
@@ -311,14 +318,14 @@ class LocalStore(Store):
         return FileSlice(entry.path, offset, length)
 
     def digest(self, entry: Entry, part_size: int) -> StreamDigest:
-        digest = StreamDigest(part_size)
         try:
-            with open(entry.path, "rb") as f:
-                for chunk in iter(lambda: f.read(CHUNK), b""):
-                    digest.update(chunk)
+            fd = os.open(entry.path, os.O_RDONLY)
+            try:
+                return stream_digest_fd(fd, part_size)
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise _os_error(exc, f"cannot read {entry.path}") from exc
-        return digest.finish()
 
     def current_sig(self, entry: Entry) -> str:
         """The signature of the file as it is now (a file changed during its copy is not recorded)."""
@@ -346,15 +353,6 @@ class LocalStore(Store):
     def partial(path: str) -> str:
         head, tail = os.path.split(path)
         return os.path.join(head, f".{tail}{PARTIAL_SUFFIX}")
-
-    def put(self, info: WriteInfo, payload: Payload, sha256: bytes, md5: bytes) -> tuple[str, bool | None]:
-        writer = self.begin(info, max(1, info.size), 1)
-        try:
-            writer.write_part(1, 0, payload, sha256, md5)
-            return writer.commit([])
-        except BaseException:
-            writer.abort()
-            raise
 
     def begin(self, info: WriteInfo, part_size: int, parts: int, resume: Any = None) -> PartWriter:
         """`resume`: a DownloadJournal (state.py) to keep the partial file of a killed run and record parts."""
@@ -480,18 +478,10 @@ class _LocalPartWriter(PartWriter):
         """SHA-256 and MD5 of what is in the file now (whole, and per part when `part_size`): what a whole-object
         checksum of the source is compared with before the file is renamed into place."""
         assert self.fd is not None
-        digest = StreamDigest(part_size=part_size)
-        pos = 0
         try:
-            while pos < self.info.size:
-                chunk = os.pread(self.fd, min(CHUNK, self.info.size - pos), pos)
-                if not chunk:
-                    raise OSError(f"{self.tmp} is shorter than {self.info.size} bytes")
-                digest.update(chunk)
-                pos += len(chunk)
+            return stream_digest_fd(self.fd, part_size, self.info.size)
         except OSError as exc:
             raise _os_error(exc, f"cannot read back {self.tmp}") from exc
-        return digest.finish()
 
     def commit(self, parts: list[PartDone]) -> tuple[str, bool | None]:
         assert self.fd is not None

@@ -223,15 +223,22 @@ class TransferState:
 
     # --- partial downloads (large files written in parts into a local directory) -------------------------
 
-    def leftovers(self, wanted: dict[str, str]) -> list[str]:
-        """Keys of recorded uploads and partial downloads that a run copying `wanted` (key -> source
-        signature) will not resume: the source changed or the key is no longer copied."""
-        stale = [r.key for r in self.uploads() if wanted.get(r.key) != r.src_sig or not r.upload_id]
+    def stale_uploads(self, wanted: dict[str, str]) -> list[UploadRecord]:
+        """Recorded uploads a run copying `wanted` (key -> source signature) will not resume: the source
+        changed, the key is no longer copied, or only the intent was recorded."""
+        return [r for r in self.uploads() if wanted.get(r.key) != r.src_sig or not r.upload_id]
+
+    def stale_downloads(self, wanted: dict[str, str]) -> list[DownloadRecord]:
+        """Recorded partial downloads a run copying `wanted` will not resume (as `stale_uploads`)."""
         try:
             downloads = self.downloads()
         except sqlite3.OperationalError:  # a state file from before downloads were recorded, opened read-only
-            downloads = []
-        return stale + [r.key for r in downloads if wanted.get(r.key) != r.src_sig]
+            return []
+        return [r for r in downloads if wanted.get(r.key) != r.src_sig]
+
+    def leftovers(self, wanted: dict[str, str]) -> list[str]:
+        """Keys of the uploads and partial downloads a run copying `wanted` will clean up."""
+        return [r.key for r in self.stale_uploads(wanted)] + [r.key for r in self.stale_downloads(wanted)]
 
     def downloads(self) -> list[DownloadRecord]:
         if self._db is None:
@@ -297,9 +304,7 @@ class TransferState:
         Returns (key, None) per partial file removed, (key, error) per file that could not be (its record is
         kept: the next run tries again). Call it under the pair's lock (transfer_lock)."""
         out: list[tuple[str, str | None]] = []
-        for record in self.downloads():
-            if wanted.get(record.key) == record.src_sig:
-                continue
+        for record in self.stale_downloads(wanted):
             try:
                 if self.clean_download(store, record):
                     out.append((record.key, None))

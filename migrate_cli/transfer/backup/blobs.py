@@ -99,6 +99,15 @@ class Blobs:
     def _retry(self, fn: Callable[[], Any]) -> Any:
         return with_retries(fn, self.backoff)
 
+    def abort_uploads_under(self, prefix: str) -> int:
+        """Abort every multipart upload in progress under `prefix`; how many there were."""
+        store = self.store
+        with remote_errors():
+            uploads = self._retry(lambda: store.multipart_uploads(prefix))
+            for key, upload_id in uploads:
+                self._retry(lambda k=key, u=upload_id: store.abort_upload(k, u))
+        return len(uploads)
+
     # --- writes --------------------------------------------------------------------------------
 
     def put_small(self, key: str, data: bytes, sha_hex: str, mtime_ns: int, readback: bool = False) -> None:

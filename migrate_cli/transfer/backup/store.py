@@ -6,8 +6,8 @@ PREFIX/snapshots/2026-11-03.json.gz  the manifest of that day's tree (written la
 ```
 One writer per store: runs and restores on one machine are serialised by the `backup` state lock; two
 machines must not back up into the same prefix. Objects and manifests move through the copy engine's S3
-path (blobs.py -> transfer/s3.py S3Store); listing, HEADs of manifests, deletes and multipart clean-up are
-control calls on a boto3 client.
+path (blobs.py -> transfer/s3.py S3Store), and so does the multipart clean-up; listing, HEADs of manifests
+and deletes are control calls on a boto3 client.
 """
 
 from __future__ import annotations
@@ -193,19 +193,4 @@ class BackupStore:
 
     def abort_incomplete_uploads(self) -> int:
         """Abort multipart uploads left under objects/ by a killed run (call only under the backup lock)."""
-        aborted = 0
-        with s3_errors(self.bucket):
-            pages = self.s3.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self.bucket, Prefix=self.objects_prefix
-            )
-            try:
-                for page in pages:
-                    for upload in page.get("Uploads", []) or []:
-                        self.s3.abort_multipart_upload(
-                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                        )
-                        aborted += 1
-            except ClientError as exc:
-                if error_code(exc) != "NoSuchUpload":  # `rclone serve s3` says so when there are none
-                    raise
-        return aborted
+        return self.blobs.abort_uploads_under(self.objects_prefix)
