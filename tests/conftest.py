@@ -65,9 +65,10 @@ def _isolated_secret_masker() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    """A local AWS endpoint (moto server over real HTTP) shared by the tests of one module."""
-    ep = LocalAwsEndpoint()
+def endpoint(request: pytest.FixtureRequest) -> Iterator[LocalAwsEndpoint]:
+    """A local AWS endpoint (moto server over real HTTP) shared by the tests of one module; in the region a
+    module names in ENDPOINT_REGION (default us-east-1)."""
+    ep = LocalAwsEndpoint(region=getattr(request.module, "ENDPOINT_REGION", "us-east-1"))
     ep.start()
     yield ep
     ep.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,7 @@ BACKUP = "backup_writer:\n  assumed_by: [ec2, runner]\n  destination: s3://acme-
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint(region="eu-west-1")
-    ep.start()
-    yield ep
-    ep.stop()
+ENDPOINT_REGION = "eu-west-1"  # the shared `endpoint` fixture (tests/conftest.py) starts there
 
 
 @pytest.fixture

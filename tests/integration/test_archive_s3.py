@@ -5,7 +5,6 @@ completes restores at once: see MOTO-NOTES.md; the --wait loop's timing is unit-
 from __future__ import annotations
 
 import os
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,14 +12,12 @@ from typing import Any
 
 import pytest
 
-from migrate_cli.aws.session import client
 from migrate_cli.core.actions import TaskContext
 from migrate_cli.core.errors import ConfigError, OperationFailed
 from migrate_cli.core.execute import execute_playbook
 from migrate_cli.core.oneshot import run_action
 from migrate_cli.core.runner import RunOptions
 from migrate_cli.core.settings import Settings
-from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.archive.lifecycle import build_rule, plan_rule, read_lifecycle, verify_rules, write_lifecycle
 from migrate_cli.transfer.archive.move import move_objects, select_objects
 from migrate_cli.transfer.archive.status import select_archived
@@ -31,7 +28,7 @@ from migrate_cli.transfer.backup_actions import (
     ArchiveRuleAction,
     ArchiveRuleParams,
 )
-from tests.conftest import point_at, write
+from tests.conftest import write
 
 FOREIGN = [
     {"ID": "tmp-cleanup", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 3}},
@@ -43,19 +40,6 @@ FOREIGN = [
     },
 ]
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    point_at(endpoint, monkeypatch)
-    return client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"ar-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def count_calls(s3: Any) -> Counter[str]:

@@ -4,14 +4,12 @@ journal, the backup lock (moto server over HTTP)."""
 from __future__ import annotations
 
 import os
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from migrate_cli.aws.session import client
 from migrate_cli.core.errors import SafetyRefusal
 from migrate_cli.core.events import Event, EventKind
 from migrate_cli.core.execute import execute_playbook
@@ -20,26 +18,12 @@ from migrate_cli.core.lock import StateLock
 from migrate_cli.core.oneshot import run_action
 from migrate_cli.core.runner import RunOptions
 from migrate_cli.core.settings import Settings
-from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.backup.config import BackupParams
 from migrate_cli.transfer.backup.locking import backup_lock, backup_lock_held
 from migrate_cli.transfer.backup.s3util import S3Location
 from migrate_cli.transfer.backup.store import BackupStore
 from migrate_cli.transfer.backup_actions import BackupAction, BackupRestoreAction, BackupRestoreParams
-from tests.conftest import point_at, write
-
-
-@pytest.fixture
-def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    point_at(endpoint, monkeypatch)
-    return client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"ba-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
+from tests.conftest import write
 
 
 @pytest.fixture

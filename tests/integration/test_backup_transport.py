@@ -31,25 +31,16 @@ from migrate_cli.transfer.backup.scan import scan_tree
 from migrate_cli.transfer.backup.snapshot import plan_backup, run_backup
 from migrate_cli.transfer.backup.store import BackupStore
 from migrate_cli.transfer.backup_actions import store_for
-from tests.conftest import point_at
 
 D1 = date(2026, 3, 2)
 MIB = 1024 * 1024
 
 
 @pytest.fixture
-def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    point_at(endpoint, monkeypatch)
-    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
+def s3(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The shared `s3` (tests/integration/conftest.py), with three attempts per request."""
     monkeypatch.setenv("MIGRATE_TRANSFER_RETRIES", "3")
-    return client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"bt-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
+    return s3
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ lab's moto endpoint and a Route 53-backed lab DNS (two name servers on 127.0.0.1
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,17 +25,10 @@ from tests.conftest import point_at, write
 
 
 @pytest.fixture
-def lab(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[LabDns]:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
+def lab(lab_env: LocalAwsEndpoint) -> Iterator[LabDns]:
     dns = LabDns(f"pb{uuid.uuid4().hex[:6]}.test.", [{"name": "www", "type": "A", "value": "192.0.2.10"}],
                  interval=0.1)  # fmt: skip
-    dns.start(endpoint.env())
+    dns.start(lab_env.env())
     yield dns
     dns.stop()
 

@@ -7,7 +7,6 @@ rejects that), so the CNAME conflict check here is our own, made before calling 
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -26,19 +25,7 @@ from migrate_cli.lab.dns_server import Fault, Record, Zone
 
 
 @pytest.fixture
-def aws(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalAwsEndpoint:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
-    return endpoint
-
-
-@pytest.fixture
-def r53(aws: LocalAwsEndpoint):
+def r53(lab_env: LocalAwsEndpoint):
     return boto3.client("route53")
 
 
@@ -202,12 +189,14 @@ def test_seed_and_mirror_a_hosted_zone_into_the_lab_zone(r53) -> None:
     assert zone.rrset("@", "NS").values == (f"ns1.{origin}", f"ns2.{origin}")  # the lab's own, not awsdns
 
 
-def test_lab_dns_publish_then_verify_end_to_end_with_a_lagging_server(aws: LocalAwsEndpoint, tmp_path: Path) -> None:
+def test_lab_dns_publish_then_verify_end_to_end_with_a_lagging_server(
+    lab_env: LocalAwsEndpoint, tmp_path: Path
+) -> None:
     origin = f"lab{uuid.uuid4().hex[:6]}.test."
     control = tmp_path / "dns-faults.json"
     lab = LabDns(origin, [{"name": "www", "type": "A", "value": "192.0.2.10"}], servers=3,
                  faults={"ns3": "lag"}, control_file=control, interval=0.1)  # fmt: skip
-    lab.start(aws.env())
+    lab.start(lab_env.env())
     try:
         assert [s.fault for s in lab.servers] == [Fault.NONE, Fault.NONE, Fault.LAG]
         servers = [Server("127.0.0.1", s.port, s.name) for s in lab.servers]
@@ -226,7 +215,7 @@ def test_lab_dns_publish_then_verify_end_to_end_with_a_lagging_server(aws: Local
         lab.stop()
 
 
-def test_lab_dns_config_errors(aws: LocalAwsEndpoint, tmp_path: Path) -> None:
+def test_lab_dns_config_errors(lab_env: LocalAwsEndpoint, tmp_path: Path) -> None:
     from migrate_cli.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no server named ns5"):

@@ -7,10 +7,8 @@ ACM DescribeCertificate does return DomainValidationOptions[].ResourceRecord for
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
@@ -26,22 +24,10 @@ from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 
 
 @pytest.fixture
-def aws(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LocalAwsEndpoint:
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
-    return endpoint
-
-
-@pytest.fixture
-def lab(aws: LocalAwsEndpoint) -> Iterator[LabDns]:
+def lab(lab_env: LocalAwsEndpoint) -> Iterator[LabDns]:
     """A lab zone served from its Route 53 hosted zone by two name servers."""
     dns = LabDns(f"site{uuid.uuid4().hex[:6]}.test.", [], servers=2, interval=0.1)
-    dns.start(aws.env())
+    dns.start(lab_env.env())
     yield dns
     dns.stop()
 
@@ -87,13 +73,13 @@ def test_acm_validation_cnames_reused_published_and_verified(lab: LabDns) -> Non
     assert report.ok, report.findings
 
 
-def test_get_tokens_service_names(aws: LocalAwsEndpoint) -> None:
+def test_get_tokens_service_names(lab_env: LocalAwsEndpoint) -> None:
     with pytest.raises(ConfigError, match="--service 'dkim': choose one of ses, acm"):
         get_tokens("dkim", "example.com.")
     assert get_tokens("ses", f"t{uuid.uuid4().hex[:6]}.example.").service == "ses"
 
 
-def test_aws_errors_are_operation_failed(aws: LocalAwsEndpoint) -> None:
+def test_aws_errors_are_operation_failed(lab_env: LocalAwsEndpoint) -> None:
     acm = boto3.client("acm", config=Config(retries={"total_max_attempts": 1}))
     too_many = [f"h{i}.example.com" for i in range(120)]  # ACM allows 100 names without a limit increase
     with pytest.raises(OperationFailed, match="^acm: LimitExceededException") as err:

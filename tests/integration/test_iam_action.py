@@ -4,7 +4,6 @@ verifies, the run is journalled, and a second run changes nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,7 @@ from migrate_cli.iam.action import IamApplyAction
 from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from tests.conftest import point_at, write
 
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint(region="eu-west-1")
-    ep.start()
-    yield ep
-    ep.stop()
+ENDPOINT_REGION = "eu-west-1"  # the shared `endpoint` fixture (tests/conftest.py) starts there
 
 
 @pytest.fixture

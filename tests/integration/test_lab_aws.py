@@ -7,7 +7,6 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -25,12 +24,7 @@ from tests.conftest import closed_port
 MOTO_ACCOUNT = "123456789012"
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[LocalAwsEndpoint]:
-    ep = LocalAwsEndpoint(region="eu-west-1")
-    ep.start()
-    yield ep
-    ep.stop()
+ENDPOINT_REGION = "eu-west-1"  # the shared `endpoint` fixture (tests/conftest.py) starts there
 
 
 def test_endpoint_start_stop_and_env() -> None:

@@ -3,7 +3,6 @@ its journal entry, progress events, and parameter errors reported with FILE:LINE
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,25 +10,13 @@ from typing import Any
 import pytest
 from transfer_helpers import make_tree, objects
 
-from migrate_cli.aws.session import client
 from migrate_cli.core.errors import ConfigError
 from migrate_cli.core.events import Event, EventKind
 from migrate_cli.core.execute import execute_playbook
 from migrate_cli.core.journal import Journal
 from migrate_cli.core.runner import RunOptions
 from migrate_cli.core.settings import Settings
-from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from tests.conftest import write
-
-
-@pytest.fixture
-def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key in list(os.environ):
-        if key.startswith(("AWS_", "MIGRATE_")):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
-    return client("s3")
 
 
 def _playbook(tmp_path: Path, src: Path, bucket: str, extra: str = "") -> Path:

@@ -7,40 +7,19 @@ import base64
 import hashlib
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from transfer_helpers import MiB, files, make_tree, objects, sha256_b64, sync
 
-from migrate_cli.aws.session import client
 from migrate_cli.core.errors import ConfigError
 from migrate_cli.core.settings import Settings
-from migrate_cli.lab.aws_endpoint import LocalAwsEndpoint
 from migrate_cli.transfer.checksums import composite_sha256
 from migrate_cli.transfer.location import parse_location
 from migrate_cli.transfer.s3 import S3Store, format_mtime
 from migrate_cli.transfer.service import CopyRequest, open_endpoints, plan_copy, validate
 from migrate_cli.transfer.state import TransferState, state_path
-
-
-@pytest.fixture
-def s3(endpoint: LocalAwsEndpoint, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key in list(os.environ):
-        if key.startswith(("AWS_", "MIGRATE_")):
-            monkeypatch.delenv(key)
-    for key, value in endpoint.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("MIGRATE_TRANSFER_BACKOFF", "0.01")
-    return client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"tr-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def test_round_trip_with_stored_checksums_and_mtimes(s3: Any, bucket: str, tmp_path: Path) -> None:
