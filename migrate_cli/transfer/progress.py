@@ -114,16 +114,36 @@ class RichTransferProgress:
         self.progress.stop()
 
 
+class _Every:
+    """`due()` is True at most once every `seconds` (thread-safe; no lock while it is not due)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        self._last = time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return False
+        with self._lock:
+            if now - self._last < self.seconds:
+                return False
+            self._last = now
+            return True
+
+
 class PlainTransferProgress:
     """`progress: ...` every PLAIN_INTERVAL seconds (cron, logs); `note` lines only when verbose."""
 
     def __init__(self, stream: IO[str] | None = None, verbose: bool = False, interval: float | None = None) -> None:
         self.stream = stream or sys.stdout
         self.verbose = verbose
-        self.interval = interval if interval is not None else float(os.environ.get(INTERVAL_ENV, PLAIN_INTERVAL))
+        self.every = _Every(interval if interval is not None else float(os.environ.get(INTERVAL_ENV, PLAIN_INTERVAL)))
         self.counter = _Counter()
-        self._last = 0.0
-        self._lock = threading.Lock()
 
     def _print(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -131,16 +151,11 @@ class PlainTransferProgress:
 
     def start(self, files: int, nbytes: int) -> None:
         self.counter.start(files, nbytes)
-        self._last = time.monotonic()
+        self.every.reset()
 
     def advance(self, files: int = 0, nbytes: int = 0) -> None:
         self.counter.add(files, nbytes)
-        now = time.monotonic()
-        if now - self._last >= self.interval:
-            with self._lock:
-                if now - self._last < self.interval:
-                    return
-                self._last = now
+        if self.every.due():
             self._print(f"progress: {self.counter.line()}")
 
     def note(self, message: str) -> None:
@@ -156,22 +171,17 @@ class EventProgress:
 
     def __init__(self, emit: Callable[..., None], interval: float = PLAIN_INTERVAL) -> None:
         self.emit = emit
-        self.interval = interval
+        self.every = _Every(interval)
         self.counter = _Counter()
-        self._last = 0.0
-        self._lock = threading.Lock()
 
     def start(self, files: int, nbytes: int) -> None:
         self.counter.start(files, nbytes)
-        self._last = time.monotonic()
+        self.every.reset()
 
     def advance(self, files: int = 0, nbytes: int = 0) -> None:
         self.counter.add(files, nbytes)
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last < self.interval:
-                return
-            self._last = now
+        if not self.every.due():
+            return
         c = self.counter
         self.emit(
             c.line(), files_done=c.files, files_total=c.files_total, bytes_done=c.bytes, bytes_total=c.bytes_total
