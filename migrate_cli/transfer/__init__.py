@@ -3,7 +3,9 @@
 Layers, each in its own module:
   location    SRC/DEST text -> Location (local path, s3://bucket/prefix, sftp://host/path, HOST:/path)
   sources     the Store interface and the local store; s3 / sftp hold the remote stores
-  s3http      the lean S3 data path (signed requests over keep-alive http.client connections)
+  s3endpoint  where S3 requests go and who signs them (without boto3 when the environment is plain)
+  s3http      the lean S3 data path (signed requests over keep-alive connections); s3control: its XML
+  s3copy      server-side S3 -> S3 copies; s3support: what an endpoint does with our SHA-256
   checksums   SHA-256 (full or composite over parts) and MD5/ETag digests
   filters     --include / --exclude globs
   plan        source vs destination listing -> what to copy, skip and delete

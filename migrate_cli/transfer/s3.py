@@ -17,15 +17,11 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
-from migrate_cli.aws.session import aws_call, aws_errors, client, make_session
 from migrate_cli.core.errors import ConfigError, OperationFailed
+from migrate_cli.transfer import s3control
 from migrate_cli.transfer.checksums import (
     MTIME_META,
     PART_SIZE_META,
@@ -41,8 +37,25 @@ from migrate_cli.transfer.checksums import (
     part_count,
 )
 from migrate_cli.transfer.location import Location
-from migrate_cli.transfer.retry import IntegrityError, PermanentError, StartOver, TransferError, TransientError
-from migrate_cli.transfer.s3http import UNSIGNED_PAYLOAD, S3Http, S3HttpError
+from migrate_cli.transfer.retry import (
+    Backoff,
+    IntegrityError,
+    PermanentError,
+    StartOver,
+    TransferError,
+    TransientError,
+    with_retries,
+)
+from migrate_cli.transfer.s3endpoint import S3Endpoint, botocore_endpoint, lean_endpoint
+from migrate_cli.transfer.s3http import (
+    EMPTY_SHA256,
+    RETRYABLE_CODES,
+    UNSIGNED_PAYLOAD,
+    Reply,
+    S3Http,
+    S3HttpError,
+    raise_for_reply,
+)
 from migrate_cli.transfer.s3support import ChecksumSupport
 from migrate_cli.transfer.sources import (
     Entry,
@@ -56,6 +69,9 @@ from migrate_cli.transfer.sources import (
     payload_length,
 )
 
+if TYPE_CHECKING:
+    import boto3
+
 STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
 SSE_MODES = ("AES256", "aws:kms")
@@ -67,6 +83,10 @@ _clients_lock = threading.Lock()
 
 def s3_client(region: str | None = None, max_pool: int = 64) -> tuple[boto3.Session, Any]:
     """(session, client) for S3 with transfer-friendly retries; cached per region and AWS environment."""
+    from botocore.config import Config
+
+    from migrate_cli.aws.session import client, make_session
+
     env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
     with _clients_lock:
         found = _clients.get((region, env))
@@ -154,9 +174,14 @@ class S3Store(Store):
         self.storage_class = storage_class
         self.sse = sse
         self.kms_key_id = kms_key_id
-        self.session, self.client = s3_client()
-        self._open_bucket()
-        validated = validates_checksums(self.client.meta.endpoint_url)
+        self.backoff = Backoff.from_env()
+        self.endpoint = self._resolve(None)
+        self.http = S3Http(self.endpoint)
+        region = self._bucket_region()
+        if region and region != self.endpoint.region:
+            self.endpoint = self._resolve(region)
+            self.http = S3Http(self.endpoint)
+        validated = validates_checksums(self.endpoint.url)
         self.wants_md5 = not validated and self._etag_is_md5()
         self.checksums = ChecksumSupport(validated)
 
@@ -168,39 +193,31 @@ class S3Store(Store):
 
     # --- setup -------------------------------------------------------------------------------------
 
-    def _open_bucket(self) -> None:
-        with aws_errors("s3"):
-            credentials = self.session.get_credentials()
-        if credentials is None:
-            from migrate_cli.aws.session import NO_CREDENTIALS
-
-            raise ConfigError(NO_CREDENTIALS)
-        region = self._bucket_region()
-        if region and region != self.client.meta.region_name:
-            self.session, self.client = s3_client(region)
-        self.http = S3Http(self.client, self.session.get_credentials())
+    def _resolve(self, region: str | None) -> S3Endpoint:
+        return lean_endpoint(self.bucket, region) or botocore_endpoint(region)
 
     def _bucket_region(self) -> str | None:
         """HeadBucket: ConfigError when the bucket does not exist; the bucket's region when it differs."""
+        site = self.http.base(self.bucket)[0]
         try:
-            reply = aws_call(self.client.head_bucket, Bucket=self.bucket)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-            if status == 404:
-                raise ConfigError(
-                    f"bucket '{self.bucket}' does not exist (at {self.client.meta.endpoint_url})"
-                ) from exc
-            if status == 301 and headers.get("x-amz-bucket-region"):
-                return headers["x-amz-bucket-region"]
-            if status == 403:  # a prefix-scoped role may not HeadBucket; later calls say if access is denied
-                return headers.get("x-amz-bucket-region")
-            raise OperationFailed(
-                f"bucket '{self.bucket}': {exc.response.get('Error', {}).get('Code', status)}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise OperationFailed(f"bucket '{self.bucket}': {exc}") from exc
-        return reply.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
+            reply = with_retries(
+                lambda: self.http.request(
+                    "HEAD", self.bucket, "", what=f"bucket '{self.bucket}'", ok=(200, 301, 307, 400, 403, 404)
+                ),
+                self.backoff,
+            )
+        except S3HttpError as exc:
+            raise OperationFailed(f"bucket '{self.bucket}': {exc.code or exc.status}") from exc
+        except TransientError as exc:
+            if "HTTP" in str(exc):
+                raise OperationFailed(str(exc)) from exc
+            raise OperationFailed(f"cannot reach s3 endpoint {site} ({exc})") from exc
+        region = reply.headers.get("x-amz-bucket-region")
+        if reply.status == 404:
+            raise ConfigError(f"bucket '{self.bucket}' does not exist (at {self.endpoint.url})")
+        if reply.status == 400 and not region:
+            raise OperationFailed(f"bucket '{self.bucket}': HTTP 400")
+        return region  # 403: a prefix-scoped role may not HeadBucket; later calls say if access is denied
 
     def set_limiter(self, limiter: Any) -> None:
         self.limiter = limiter
@@ -439,71 +456,53 @@ class S3Store(Store):
 
     def delete(self, keys: list[str]) -> list[tuple[str, str]]:
         failed: list[tuple[str, str]] = []
+        cut = len(self.prefix)
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
-            objects = [{"Key": self.prefix + k} for k in batch]
+            body = s3control.delete_body([self.prefix + k for k in batch])
+            headers = {"content-md5": b64(hashlib.md5(body).digest()), "content-type": "application/xml"}
             try:
-                reply = aws_call(
-                    self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
-                )
-            except (ClientError, BotoCoreError, OperationFailed) as exc:
+                reply = self._control("POST", None, "delete", headers, body, f"delete in s3://{self.bucket}")
+            except TransferError as exc:
                 failed.extend((k, str(exc)) for k in batch)
                 continue
-            cut = len(self.prefix)
-            failed.extend((e["Key"][cut:], e.get("Code", "error")) for e in reply.get("Errors", []))
+            failed.extend((key[cut:], code) for key, code in s3control.delete_errors(reply.body))
         return failed
 
-    # --- multipart control calls (boto3: few, and their XML and retries are botocore's job) ---------
+    # --- multipart control calls (few per file: their XML is in s3control.py) ----------------------
 
     def create_upload(self, info: WriteInfo, part_size: int) -> str:
-        params: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self.prefix + info.key,
-            "Metadata": {MTIME_META: format_mtime(info.mtime_ns), PART_SIZE_META: str(part_size)},
-        }
+        headers = self._object_headers(info)
+        headers[f"x-amz-meta-{PART_SIZE_META}"] = str(part_size)
         if self.checksums.sends_sha256:
-            params["ChecksumAlgorithm"] = "SHA256"
-        if info.content_type:
-            params["ContentType"] = info.content_type
-        if self.storage_class and self.storage_class != "STANDARD":
-            params["StorageClass"] = self.storage_class
-        if self.sse:
-            params["ServerSideEncryption"] = self.sse
-            if self.kms_key_id:
-                params["SSEKMSKeyId"] = self.kms_key_id
-        reply = self._control(self.client.create_multipart_upload, **params)
+            headers["x-amz-checksum-algorithm"] = "SHA256"
+        reply = self._control("POST", info.key, "uploads", headers, what=f"create upload of {self.url}{info.key}")
         if self.checksums.unknown:  # Amazon S3 and moto name the algorithm they will keep; others say nothing
-            self.checksums.learn(kept=bool(reply.get("ChecksumAlgorithm")))
-        return reply["UploadId"]
+            self.checksums.learn(kept=bool(reply.headers.get("x-amz-checksum-algorithm")))
+        return s3control.upload_id(reply.body)
 
     def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[str, int]] | None:
         """Part number -> (etag, size) of an upload; None when the upload no longer exists."""
         found: dict[int, tuple[str, int]] = {}
-        marker = 0
+        marker = "0"
         while True:
+            query = f"part-number-marker={_quote(marker)}&uploadId={_quote(upload_id)}"
             try:
-                reply = self._control(
-                    self.client.list_parts,
-                    Bucket=self.bucket,
-                    Key=self.prefix + key,
-                    UploadId=upload_id,
-                    PartNumberMarker=marker,
-                )
+                reply = self._control("GET", key, query, what=f"list parts of {self.url}{key}")
             except PermanentError as exc:
                 if "NoSuchUpload" in str(exc) or "404" in str(exc):
                     return None
                 raise
-            for part in reply.get("Parts", []):
-                found[part["PartNumber"]] = (clean_etag(part["ETag"]), part["Size"])
-            if not reply.get("IsTruncated"):
+            page = s3control.parts_page(reply.body)
+            for number, etag, size in page.rows:
+                found[number] = (etag, size)
+            if page.next_marker is None:
                 return found
-            marker = reply.get("NextPartNumberMarker", 0)
+            marker = page.next_marker[0]
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         try:
-            self._control(
-                self.client.abort_multipart_upload, Bucket=self.bucket, Key=self.prefix + key, UploadId=upload_id
-            )
+            self._control("DELETE", key, f"uploadId={_quote(upload_id)}", what=f"abort upload of {self.url}{key}")
         except PermanentError as exc:
             if "NoSuchUpload" not in str(exc) and "404" not in str(exc):
                 raise
@@ -515,47 +514,70 @@ class S3Store(Store):
     def multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
         """(key, upload id) of every multipart upload in progress under prefix+`prefix` (keys relative to the
         store's prefix), all pages."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
         found: list[tuple[str, str]] = []
         cut = len(self.prefix)
+        markers: tuple[str, ...] = ("", "")
         while True:
+            params = {"prefix": self.prefix + prefix, "key-marker": markers[0], "upload-id-marker": markers[1]}
+            query = "&".join(["uploads"] + [f"{k}={_quote(v)}" for k, v in sorted(params.items()) if v])
             try:
-                reply = self._control(self.client.list_multipart_uploads, **params)
+                reply = self._control("GET", None, query, what=f"list uploads in {self.url}{prefix}")
             except PermanentError as exc:
                 if "NoSuchUpload" in str(exc):  # `rclone serve s3` answers so when there are none
                     return found
                 raise
-            found.extend((u["Key"][cut:], u["UploadId"]) for u in reply.get("Uploads", []))
-            if not reply.get("IsTruncated"):
+            page = s3control.uploads_page(reply.body)
+            found.extend((key[cut:], upload_id) for key, upload_id in page.rows)
+            if page.next_marker is None:
                 return found
-            params.update(KeyMarker=reply.get("NextKeyMarker", ""), UploadIdMarker=reply.get("NextUploadIdMarker", ""))
+            markers = page.next_marker
 
     def complete_upload(self, key: str, upload_id: str, parts: list[PartDone]) -> dict[str, Any]:
+        """CompleteMultipartUpload; the reply's fields as boto3 names them (ETag, ChecksumSHA256,
+        ServerSideEncryption)."""
         with_sha = all(p.sha256 for p in parts)
-        listing = [{"PartNumber": p.number, "ETag": f'"{p.etag}"'} for p in parts]
-        if with_sha:
-            for row, part in zip(listing, parts, strict=True):
-                row["ChecksumSHA256"] = b64(part.sha256)
-        return self._control(
-            self.client.complete_multipart_upload,
-            Bucket=self.bucket,
-            Key=self.prefix + key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": listing},
+        body = s3control.complete_body([(p.number, p.etag, b64(p.sha256) if with_sha else "") for p in parts])
+        query = f"uploadId={_quote(upload_id)}"
+        reply = self._control(
+            "POST", key, query, {"content-type": "application/xml"}, body, f"complete {self.url}{key}"
         )
+        out: dict[str, Any] = s3control.completed(reply.body)
+        if reply.headers.get("x-amz-server-side-encryption"):
+            out["ServerSideEncryption"] = reply.headers["x-amz-server-side-encryption"]
+        return out
 
-    def _control(self, fn: Any, **params: Any) -> Any:
+    def _control(
+        self,
+        method: str,
+        key: str | None,
+        query: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        what: str = "",
+    ) -> Any:
+        """One control request (key None: the bucket), retried like botocore would: 5xx, throttling,
+        resets. A 200 reply that carries an <Error> (CompleteMultipartUpload may) is an error too."""
+        full = "" if key is None else self.prefix + key
+
+        def once() -> Any:
+            reply = self.http.request(
+                method,
+                self.bucket,
+                full,
+                query=query,
+                headers=dict(headers or {}),
+                body=body,
+                payload_sha256=hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256,
+                what=what,
+            )
+            if reply.status == 200 and (error := s3control.error_in(reply.body)) is not None:
+                raise_for_reply(Reply(500 if error[0] in RETRYABLE_CODES else 400, {}, reply.body), what)
+            return reply
+
         try:
-            return fn(**params)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            text = f"{err.get('Code', status)}: {err.get('Message', '')}".rstrip(": ")
-            if status >= 500 or err.get("Code") in ("SlowDown", "InternalError", "RequestTimeout"):
-                raise TransientError(text, throttled=err.get("Code") == "SlowDown") from exc
-            raise PermanentError(text) from exc
-        except BotoCoreError as exc:
-            raise TransientError(str(exc)) from exc
+            return with_retries(once, self.backoff)
+        except s3control.MalformedReply as exc:
+            raise PermanentError(str(exc)) from exc
 
     # --- small objects by key, for callers with their own layout (the backup store) -----------------
 

@@ -37,7 +37,6 @@ from migrate_cli.transfer.checksums import (
     MTIME_META,
     PART_SIZE_META,
     Expected,
-    b64,
     choose_part_size,
     clean_etag,
     composite_sha256,
@@ -78,14 +77,10 @@ class Refused(PermanentError):
 def same_service(source: S3Store, dest: S3Store) -> bool:
     """Whether `dest`'s endpoint can copy from `source` server-side (both are built from one environment,
     so the same credentials): the same endpoint URL and region, or AWS S3 endpoints of one partition."""
-    a, b = source.client.meta, dest.client.meta
-    if _on_aws(a.endpoint_url) or _on_aws(b.endpoint_url):
-        return (
-            _on_aws(a.endpoint_url)
-            and _on_aws(b.endpoint_url)
-            and _partition(a.region_name) == _partition(b.region_name)
-        )
-    return a.endpoint_url.rstrip("/") == b.endpoint_url.rstrip("/") and a.region_name == b.region_name
+    a, b = source.endpoint, dest.endpoint
+    if _on_aws(a.url) or _on_aws(b.url):
+        return _on_aws(a.url) and _on_aws(b.url) and _partition(a.region) == _partition(b.region)
+    return a.url.rstrip("/") == b.url.rstrip("/") and a.region == b.region
 
 
 def _on_aws(url: str) -> bool:
@@ -443,21 +438,10 @@ class ServerSideCopy:
         self._finished(item, job.src_sig, etag, verified)
 
     def _complete(self, job: _Job, parts: list[PartDone]) -> dict[str, Any]:
-        listing = []
-        for p in parts:
-            row: dict[str, Any] = {"PartNumber": p.number, "ETag": f'"{p.etag}"'}
-            if p.sha256:
-                row["ChecksumSHA256"] = b64(p.sha256)
-            listing.append(row)
-        call = self.dest.client.complete_multipart_upload
-        params = {
-            "Bucket": self.dest.bucket,
-            "Key": self.dest.prefix + job.item.key,
-            "UploadId": job.upload_id,
-            "MultipartUpload": {"Parts": listing},
-        }
         try:
-            return self.engine._retry(job.item.key, lambda: self.dest._control(call, **params))
+            return self.engine._retry(
+                job.item.key, lambda: self.dest.complete_upload(job.item.key, job.upload_id, parts)
+            )
         except PermanentError as exc:
             if any(code in str(exc) for code in _VANISHED):  # parts or upload gone: start this object again
                 job.journal.forget(job.item.key)

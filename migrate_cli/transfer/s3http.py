@@ -7,11 +7,11 @@ does not get. This path costs about 0.09 ms per small object: signing in sigv4.p
 head + body (TCP_NODELAY), `sendfile(2)` for parts of local files, a minimal response reader (status line,
 headers, Content-Length or chunked body). Measurements: benchmarks/README.md.
 
-What still comes from boto3: the endpoint and addressing style of each bucket (botocore's own rules, read
-from a presigned URL, so AWS_ENDPOINT_URL, profiles, virtual-host vs path style all behave as in boto3),
-the region, and the credentials (the standard chain, refreshed by botocore). When an HTTP proxy applies to
-the endpoint, or MIGRATE_S3_TRANSPORT=botocore, requests go through botocore's HTTP session instead
-(proxies, its TLS settings); the signing is the same.
+The multipart control calls (create, list parts, complete, abort, list uploads) and DeleteObjects go this
+way too, with their XML in s3control.py. The endpoint, addressing style, region and credentials come from
+s3endpoint.py: boto3's own answer, or the same answer computed without boto3 when the environment is plain.
+When an HTTP proxy applies to the endpoint, or MIGRATE_S3_TRANSPORT=botocore, requests go through
+botocore's HTTP session instead (proxies, its TLS settings); the signing is the same.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import re
 import socket
 import ssl
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,11 +30,10 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 
-from botocore.awsrequest import AWSRequest
-
 from migrate_cli.transfer import sigv4
 from migrate_cli.transfer.bandwidth import RateLimiter
 from migrate_cli.transfer.retry import Backoff, IntegrityError, PermanentError, TransientError, with_retries
+from migrate_cli.transfer.s3endpoint import S3Endpoint, proxied
 
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"  # SigV4 without a payload hash: the body is checked by its MD5 instead
@@ -86,14 +84,6 @@ class S3HttpError(PermanentError):
 
 class _Closed(Exception):
     """The server closed the connection before a status line: a stale keep-alive connection."""
-
-
-def _proxied(url: str) -> bool:
-    parts = urlsplit(url)
-    proxies = urllib.request.getproxies()
-    if parts.scheme not in proxies:
-        return False
-    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 # --- HTTP/1.1 on a socket ------------------------------------------------------------------------------------
@@ -251,26 +241,27 @@ def _read_all(body: _BodyReader | _Urllib3Body) -> bytes:
 
 
 class S3Http:
-    """Signed S3 requests for one boto3 client's endpoint, region and credentials. Thread-safe."""
+    """Signed S3 requests to one endpoint, in one region, with one set of credentials. Thread-safe."""
 
-    def __init__(self, client: Any, credentials: Any, limiter: RateLimiter | None = None) -> None:
-        self._client = client
-        self._credentials = credentials
-        self.region = client.meta.region_name or "us-east-1"
+    def __init__(self, endpoint: S3Endpoint, limiter: RateLimiter | None = None) -> None:
+        self.endpoint = endpoint
+        self._credentials = endpoint.credentials
+        self.region = endpoint.region
         self.limiter = limiter
         self._bases: dict[str, tuple[str, str]] = {}
         self._local = threading.local()
-        endpoint = client.meta.endpoint_url
         forced = os.environ.get("MIGRATE_S3_TRANSPORT", "").lower()
-        self.use_botocore = forced == "botocore" or (forced != "fast" and _proxied(endpoint))
+        self._botocore_http: Any = endpoint.botocore_http
+        self.use_botocore = self._botocore_http is not None and (
+            forced == "botocore" or (forced != "fast" and proxied(endpoint.url))
+        )
         self._ssl: ssl.SSLContext | None = None
-        self._botocore_http: Any = client._endpoint.http_session if self.use_botocore else None
-        if endpoint.startswith("https") and not self.use_botocore:
-            verify = client._endpoint.http_session._verify
-            if verify is False:
+        if endpoint.url.startswith("https") and not self.use_botocore:
+            if endpoint.verify is False:
                 self._ssl = ssl._create_unverified_context()
             else:
-                self._ssl = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+                cafile = endpoint.verify if isinstance(endpoint.verify, str) else None
+                self._ssl = ssl.create_default_context(cafile=cafile)
 
     # --- addressing --------------------------------------------------------------------------------
 
@@ -278,17 +269,15 @@ class S3Http:
         """(scheme://host[:port], path prefix ending in '/') for the bucket, as botocore addresses it."""
         found = self._bases.get(bucket)
         if found is None:
-            url = self._client.generate_presigned_url(
-                "head_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60
-            )
-            parts = urlsplit(url)
-            found = (f"{parts.scheme}://{parts.netloc}", parts.path[:-1])
-            self._bases[bucket] = found
+            found = self._bases[bucket] = self.endpoint.address(bucket)
         return found
 
     def url(self, bucket: str, key: str, query: str = "") -> str:
+        """The request URL; key "" addresses the bucket itself (`/bucket`, without a trailing slash, as
+        botocore sends bucket-level calls: some servers read `/bucket/` as an object with an empty key)."""
         site, prefix = self.base(bucket)
-        return f"{site}{prefix}{quote(key, safe='/~')}" + (f"?{query}" if query else "")
+        path = f"{prefix}{quote(key, safe='/~')}" if key else (prefix.rstrip("/") or "/")
+        return f"{site}{path}" + (f"?{query}" if query else "")
 
     # --- requests ----------------------------------------------------------------------------------
 
@@ -467,6 +456,8 @@ class S3Http:
             sent = hasher.digest()
         if body and self.limiter is not None:
             self.limiter.consume(len(body))
+        from botocore.awsrequest import AWSRequest
+
         request = AWSRequest(method=method, url=url, headers=signed, data=body or None)
         request.stream_output = True
         try:

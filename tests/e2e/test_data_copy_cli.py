@@ -55,9 +55,12 @@ def _env(endpoint: LocalAwsEndpoint, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(*args: str, env: dict[str, str], cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str], cwd: Path, interpreter: tuple[str, ...] = (), **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """`migrate ARGS`, the interpreter started with the options in `interpreter`."""
     return subprocess.run(
-        [sys.executable, "-m", "migrate_cli", *args],
+        [sys.executable, *interpreter, "-m", "migrate_cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -168,6 +171,38 @@ def test_copy_resync_json_and_report(endpoint: LocalAwsEndpoint, s3: Any, bucket
     assert "data.copy" in report.stdout and "pages/p1.html" in report.stdout
     runs = json.loads(run("--json", "runs", "list", env=_env(endpoint), cwd=tmp_path).stdout)
     assert len(runs) == 3 and all(r["name"].startswith("data copy") for r in runs)
+
+
+def _imported(stderr: str) -> set[str]:
+    return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_credentials_from_the_environment_need_no_boto3_and_a_profile_copies_alike(
+    endpoint: LocalAwsEndpoint, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    """With credentials and endpoint in the environment the S3 endpoint is worked out without boto3
+    (s3endpoint.py: importing it and building a client cost 0.2 s before the first byte); with the
+    credentials in a profile, boto3 resolves them. Both copy, multipart included, and verify the same."""
+    content = _site(tmp_path / "site") | {"big.bin": os.urandom(11 * MiB)}
+    (tmp_path / "site" / "big.bin").write_bytes(content["big.bin"])
+    env = _env(endpoint, AWS_CONFIG_FILE=str(tmp_path / "no-config"))
+    importtime = ("-X", "importtime")
+    lean = run("data", "copy", "site", f"s3://{bucket}/lean", "--part-size", "5M",
+               env=env, cwd=tmp_path, interpreter=importtime)  # fmt: skip
+    assert lean.returncode == 0, lean.stderr[-2000:]
+    assert "boto3" not in _imported(lean.stderr) and "botocore.client" not in _imported(lean.stderr)
+    (tmp_path / "credentials").write_text(
+        f"[site]\naws_access_key_id = {env.pop('AWS_ACCESS_KEY_ID')}\n"
+        f"aws_secret_access_key = {env.pop('AWS_SECRET_ACCESS_KEY')}\n"
+    )
+    env.update(AWS_PROFILE="site", AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
+    profiled = run("data", "copy", "site", f"s3://{bucket}/profile", "--part-size", "5M",
+                   env=env, cwd=tmp_path, interpreter=importtime)  # fmt: skip
+    assert profiled.returncode == 0, profiled.stderr[-2000:]
+    assert "botocore.client" in _imported(profiled.stderr)
+    for out in (lean, profiled):
+        assert f"uploaded {len(content)} file(s)" in out.stdout and "failed 0" in out.stdout
+    assert _objects(s3, bucket, "lean/") == content == _objects(s3, bucket, "profile/")
 
 
 def test_a_second_copy_of_the_same_pair_is_refused_with_exit_3(

@@ -113,9 +113,13 @@ def test_timeouts_on_parts_are_retried(proxy: FaultProxy, direct: Any, bucket: s
     src = tmp_path / "src"
     src.mkdir()
     (src / "big.bin").write_bytes(os.urandom(11 * MiB))
-    proxy.add(Rule("drop", when=_is_part, every=2, times=2))
+    drops = Rule("drop", when=_is_part, every=2, times=2)
+    proxy.add(drops)
     _, result = sync(src, f"s3://{bucket}/t", tmp_path / "state", part_size="5M")
-    assert result is not None and not result.failed and result.retries >= 2
+    # A drop on a kept-alive connection is re-sent at once on a new one (it may be a stale connection), so
+    # not every drop is counted as a retry; both drops happened and the object landed whole.
+    assert drops.applied == 2
+    assert result is not None and not result.failed and result.retries >= 1
     assert objects(direct, bucket, "t/") == files(src)
 
 

@@ -265,7 +265,7 @@ def test_different_endpoints_stream_and_archived_sources_say_restore_first(
 )
 def test_same_service(a: tuple[str, str], b: tuple[str, str], same: bool) -> None:
     def store(url: str, region: str) -> Any:
-        return SimpleNamespace(client=SimpleNamespace(meta=SimpleNamespace(endpoint_url=url, region_name=region)))
+        return SimpleNamespace(endpoint=SimpleNamespace(url=url, region=region))
 
     assert same_service(store(*a), store(*b)) is same
 
