@@ -209,9 +209,9 @@ class S3Store(Store):
         except S3HttpError as exc:
             raise OperationFailed(f"bucket '{self.bucket}': {exc.code or exc.status}") from exc
         except TransientError as exc:
-            if "HTTP" in str(exc):
-                raise OperationFailed(str(exc)) from exc
-            raise OperationFailed(f"cannot reach s3 endpoint {site} ({exc})") from exc
+            if isinstance(exc.__cause__, OSError):  # refused, reset, timed out: no reply at all
+                raise OperationFailed(f"cannot reach s3 endpoint {site} ({exc})") from exc
+            raise OperationFailed(str(exc)) from exc
         region = reply.headers.get("x-amz-bucket-region")
         if reply.status == 404:
             raise ConfigError(f"bucket '{self.bucket}' does not exist (at {self.endpoint.url})")
@@ -490,7 +490,7 @@ class S3Store(Store):
             try:
                 reply = self._control("GET", key, query, what=f"list parts of {self.url}{key}")
             except PermanentError as exc:
-                if "NoSuchUpload" in str(exc) or "404" in str(exc):
+                if _upload_gone(exc):
                     return None
                 raise
             page = s3control.parts_page(reply.body)
@@ -504,7 +504,7 @@ class S3Store(Store):
         try:
             self._control("DELETE", key, f"uploadId={_quote(upload_id)}", what=f"abort upload of {self.url}{key}")
         except PermanentError as exc:
-            if "NoSuchUpload" not in str(exc) and "404" not in str(exc):
+            if not _upload_gone(exc):
                 raise
 
     def uploads_for(self, key: str) -> list[str]:
@@ -523,7 +523,7 @@ class S3Store(Store):
             try:
                 reply = self._control("GET", None, query, what=f"list uploads in {self.url}{prefix}")
             except PermanentError as exc:
-                if "NoSuchUpload" in str(exc):  # `rclone serve s3` answers so when there are none
+                if getattr(exc, "code", "") == "NoSuchUpload":  # `rclone serve s3` says so when there are none
                     return found
                 raise
             page = s3control.uploads_page(reply.body)
@@ -613,6 +613,11 @@ class S3Store(Store):
         """The whole object at prefix+key (its size taken from the reply), checked against its stored
         SHA-256 or MD5 ETag like `read`. For small objects: it is held in memory."""
         return self.read(Entry(key, 0, 0.0)).data
+
+
+def _upload_gone(exc: PermanentError) -> bool:
+    """A multipart upload that no longer exists (completed, aborted, or expired by a lifecycle rule)."""
+    return isinstance(exc, S3HttpError) and (exc.status == 404 or exc.code == "NoSuchUpload")
 
 
 def _guessed(entry: Entry) -> bool:

@@ -404,9 +404,10 @@ class S3Http:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")  # S3 headers and targets are ASCII
         site = f"{parts.scheme}://{parts.netloc}"
         for fresh in (False, True):
-            conn = self._connection(parts)
-            reused = conn.requests > 0
+            reused = False
             try:
+                conn = self._connection(parts)  # connecting may fail too: refused, unreachable, timed out
+                reused = conn.requests > 0
                 digest = hasher() if hasher is not None else None  # afresh on a second try
                 conn.send(head, body, self.limiter, digest)
                 status, response_headers, keep = conn.read_head()

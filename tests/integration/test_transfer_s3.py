@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from transfer_helpers import MiB, files, make_tree, objects, sha256_b64, sync
 
-from migrate_cli.core.errors import ConfigError
+from migrate_cli.core.errors import ConfigError, OperationFailed
 from migrate_cli.core.settings import Settings
 from migrate_cli.transfer.checksums import composite_sha256
 from migrate_cli.transfer.location import parse_location
 from migrate_cli.transfer.s3 import S3Store, format_mtime
 from migrate_cli.transfer.service import CopyRequest, open_endpoints, plan_copy, validate
 from migrate_cli.transfer.state import TransferState, state_path
+from tests.conftest import closed_port
 
 
 def test_round_trip_with_stored_checksums_and_mtimes(s3: Any, bucket: str, tmp_path: Path) -> None:
@@ -197,6 +198,18 @@ def test_bad_buckets_and_empty_prefixes_are_config_errors(s3: Any, bucket: str, 
     with pytest.raises(ConfigError, match="has no objects"):
         sync(f"s3://{bucket}/nothing-here", tmp_path / "out", tmp_path / "state")
     assert not (tmp_path / "state").exists() and not (tmp_path / "out").exists()
+
+
+def test_an_endpoint_that_does_not_answer_is_a_remote_failure(
+    bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dead)
+    monkeypatch.setenv("MIGRATE_TRANSFER_RETRIES", "2")
+    (tmp_path / "src").mkdir()
+    with pytest.raises(OperationFailed, match=f"cannot reach s3 endpoint {dead} "):
+        sync(tmp_path / "src", f"s3://{bucket}/p", tmp_path / "state")
+    assert not (tmp_path / "state").exists()
 
 
 def test_uploads_left_by_a_killed_run_are_aborted_or_resumed(s3: Any, bucket: str, tmp_path: Path) -> None:
