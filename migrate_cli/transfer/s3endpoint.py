@@ -18,7 +18,7 @@ import configparser
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -58,6 +58,10 @@ class FrozenCredentials(NamedTuple):
     secret_key: str
     token: str | None
 
+    def __repr__(self) -> str:  # never the secret, wherever an object holding these is printed
+        token = "'***'" if self.token else None
+        return f"FrozenCredentials(access_key={self.access_key!r}, secret_key='***', token={token})"
+
 
 @dataclass(frozen=True)
 class StaticCredentials:
@@ -76,7 +80,7 @@ class S3Endpoint:
 
     url: str
     region: str
-    credentials: Any  # has get_frozen_credentials() -> access_key, secret_key, token
+    credentials: Any = field(repr=False)  # has get_frozen_credentials() -> access_key, secret_key, token
     address: Callable[[str], tuple[str, str]]
     verify: bool | str = True  # TLS: True, False, or a CA bundle path
     botocore_http: Any = None  # botocore's HTTP session, for requests that must go through it (proxies)

@@ -4,7 +4,8 @@ Hand-written because it is on the per-object hot path: botocore's S3SigV4Auth co
 request (HTTPHeaders, urlsplit, AWSRequest objects), this about 12 us; with a small-file copy doing a few
 thousand requests a second on two cores, that difference is server CPU. It signs exactly what botocore
 signs for the same request: tests/unit/test_transfer_s3http.py compares the two on the same inputs.
-Credentials still come from botocore's standard chain (refreshed by it); only the arithmetic is here.
+Credentials come from s3endpoint.py (the environment, or botocore's standard chain, which refreshes them);
+only the arithmetic is here.
 """
 
 from __future__ import annotations
