@@ -172,9 +172,10 @@ def _default_profile() -> dict[str, str] | None:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError):
         return None
-    if not parser.has_section("default"):
-        return {}
-    values = dict(parser.items("default"))
+    values: dict[str, str] = {}
+    for section in ("default", "profile default"):  # botocore reads the default profile under either name
+        if parser.has_section(section):
+            values |= dict(parser.items(section))
     if any(key not in _PLAIN_PROFILE_KEYS and not key.startswith("cli_") for key in values):
         return None
     return values

@@ -93,6 +93,7 @@ def test_the_region_of_the_default_profile_and_a_bucket_elsewhere(
         ({}, "[default]\nendpoint_url = http://127.0.0.1:9\n"),
         ({}, "[default]\nservices = local\n[services local]\ns3 =\n  endpoint_url = http://127.0.0.1:9\n"),
         ({}, "[default]\nca_bundle = /tmp/ca.pem\n"),
+        ({}, "[profile default]\ns3 =\n  addressing_style = virtual\n"),
         ({}, "this is not an ini file\n"),
         ({"AWS_REGION": "cn-north-1"}, ""),  # other partitions: boto3 knows their names
         ({"AWS_REGION": "us-gov-west-1"}, ""),
