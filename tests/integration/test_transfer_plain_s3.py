@@ -104,6 +104,16 @@ def test_writes_verified_by_md5_without_sha256(at_rclone: str, rclone_s3: tuple[
     for key in ("single.bin", "big/blob-0.bin"):  # rclone's ETag: the MD5 of the file it stored
         assert heads[key]["etag"].strip('"') == hashlib.md5(content[key]).hexdigest()
 
+    # --delete: DeleteObjects, signed and checked by this server, with names XML must escape.
+    (src / "a & b <c>.txt").write_bytes(b"gone soon")
+    sync(src, f"s3://{BUCKET}/a/", tmp_path / "state")
+    for key in ("a & b <c>.txt", "ünï cödé/spaced name.txt", "single.bin"):
+        (src / key).unlink()
+        content.pop(key, None)
+    _, pruned = sync(src, f"s3://{BUCKET}/a/", tmp_path / "state", delete=True)
+    assert pruned is not None and pruned.deleted == 3 and not pruned.delete_failed
+    assert files(rclone_s3[1] / BUCKET / "a") == content
+
 
 @pytest.mark.parametrize("target", ["object", "part"])
 def test_a_byte_changed_on_the_way_is_caught_and_resent(
