@@ -1,15 +1,16 @@
 """Where S3 requests go and who signs them: endpoint, region, credentials and bucket addressing.
 
 Two ways to the same answer:
-- `lean_endpoint`: when the environment is plain (credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
-  an endpoint from AWS_ENDPOINT_URL[_S3] or an Amazon S3 region of the `aws` partition, no profile, nothing
-  in the shared config file that changes how S3 is addressed), the answer is computed here without importing
-  boto3. Importing boto3 and building its S3 client costs about 0.2 s of CPU before the first byte moves,
-  which is as long as a whole small sync.
-- `botocore_endpoint`: everything else (profiles, SSO, roles, instance metadata, FIPS or dual-stack
-  endpoints, custom CA bundles, proxies...) asks boto3, as every other command does.
-Both give the same endpoint, region and addressing: tests/unit/test_transfer_s3endpoint.py compares them
-case by case with boto3's own presigned URLs.
+- `lean_endpoint`: when the environment is plain (keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or in
+  the [default] profile of ~/.aws/credentials, an endpoint from AWS_ENDPOINT_URL[_S3] or an Amazon S3
+  region of the `aws` partition, no AWS_PROFILE, nothing in ~/.aws/config that changes how S3 is addressed
+  or where credentials come from), the answer is computed here without importing boto3. Importing boto3
+  and building its S3 client costs about 0.2 s of CPU before the first byte moves, which is as long as a
+  whole small sync.
+- `botocore_endpoint`: everything else (named profiles, SSO, roles, credential processes, instance
+  metadata, FIPS or dual-stack endpoints, proxies...) asks boto3, as every other command does.
+Both give the same endpoint, region, addressing and credentials: tests/unit/test_transfer_s3endpoint.py
+compares them case by case with boto3's own answer.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _PLAIN_ENV = frozenset(
         "AWS_ENDPOINT_URL_S3",
         "AWS_CA_BUNDLE",
         "AWS_CONFIG_FILE",
-        "AWS_SHARED_CREDENTIALS_FILE",  # never read: credentials in the environment come first in the chain
+        "AWS_SHARED_CREDENTIALS_FILE",
         "AWS_EC2_METADATA_DISABLED",
         "AWS_MAX_ATTEMPTS",
         "AWS_RETRY_MODE",
@@ -44,6 +45,8 @@ _PLAIN_ENV = frozenset(
 )
 # Settings of the [default] profile in ~/.aws/config that do not change S3 requests.
 _PLAIN_PROFILE_KEYS = frozenset({"region", "output", "max_attempts", "retry_mode"})
+# The [default] profile of ~/.aws/credentials, when it holds only keys.
+_PLAIN_CREDENTIAL_KEYS = frozenset({"aws_access_key_id", "aws_secret_access_key", "aws_session_token"})
 _REGION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _AWS_PARTITION_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d+$")
 _VIRTUAL_HOSTABLE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -94,16 +97,16 @@ def lean_endpoint(bucket: str, region: str | None = None) -> S3Endpoint | None:
             return None
     if env.get("MIGRATE_S3_TRANSPORT", "").lower() == "botocore":
         return None  # requests through botocore's HTTP session: it needs the client
-    access, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-    if not access or not secret or not _PLAIN_BUCKET.match(bucket) or "--" in bucket:
+    if not _PLAIN_BUCKET.match(bucket) or "--" in bucket:
         return None  # "--" marks S3 Express directory buckets and other special names
     profile = _default_profile()
-    if profile is None:
+    frozen = _static_credentials()
+    if profile is None or frozen is None:
         return None
     region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or profile.get("region") or None
     if region is not None and not _REGION.match(region):
         return None
-    credentials = StaticCredentials(FrozenCredentials(access, secret, env.get("AWS_SESSION_TOKEN") or None))
+    credentials = StaticCredentials(frozen)
     custom = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
     if custom:
         base = _plain_endpoint(custom)
@@ -161,10 +164,36 @@ def _other_service_endpoint(name: str) -> bool:
     return name.startswith("AWS_ENDPOINT_URL_") and name != "AWS_ENDPOINT_URL_S3"
 
 
+def _static_credentials() -> FrozenCredentials | None:
+    """Keys that do not expire, from where botocore's chain would take them first: the environment, else
+    the [default] profile of the shared credentials file when it holds nothing but keys. None otherwise
+    (roles, SSO, processes, instance metadata: boto3 decides)."""
+    env = os.environ
+    access, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    if access or secret:
+        return FrozenCredentials(access, secret, env.get("AWS_SESSION_TOKEN") or None) if access and secret else None
+    path = env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    values = _ini_values(path, ("default",))
+    if not values or any(key not in _PLAIN_CREDENTIAL_KEYS for key in values):
+        return None
+    access, secret = values.get("aws_access_key_id"), values.get("aws_secret_access_key")
+    return FrozenCredentials(access, secret, values.get("aws_session_token") or None) if access and secret else None
+
+
 def _default_profile() -> dict[str, str] | None:
-    """The [default] profile of the shared config file ({} when there is none); None when it holds
-    anything that changes S3 requests (or cannot be read), so that boto3 decides."""
-    path = os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    """The default profile of the shared config file ({} when there is none); None when it holds anything
+    that changes S3 requests or credentials (or cannot be read), so that boto3 decides."""
+    path = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    values = _ini_values(path, ("default", "profile default"))  # botocore reads it under either name
+    if values is None or any(key not in _PLAIN_PROFILE_KEYS and not key.startswith("cli_") for key in values):
+        return None
+    return values
+
+
+def _ini_values(path: str, sections: tuple[str, ...]) -> dict[str, str] | None:
+    """The settings of `sections` of an AWS ini file, merged; {} when the file or the sections are absent;
+    None when the file cannot be read."""
+    path = os.path.expanduser(path)
     if not os.path.exists(path):
         return {}
     parser = configparser.RawConfigParser()
@@ -173,11 +202,9 @@ def _default_profile() -> dict[str, str] | None:
     except (configparser.Error, OSError, UnicodeDecodeError):
         return None
     values: dict[str, str] = {}
-    for section in ("default", "profile default"):  # botocore reads the default profile under either name
+    for section in sections:
         if parser.has_section(section):
-            values |= dict(parser.items(section))
-    if any(key not in _PLAIN_PROFILE_KEYS and not key.startswith("cli_") for key in values):
-        return None
+            values |= {key: value.strip() for key, value in parser.items(section)}
     return values
 
 

@@ -177,32 +177,31 @@ def _imported(stderr: str) -> set[str]:
     return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
 
 
-def test_credentials_from_the_environment_need_no_boto3_and_a_profile_copies_alike(
+def test_plain_credentials_need_no_boto3_and_a_named_profile_copies_alike(
     endpoint: LocalAwsEndpoint, s3: Any, bucket: str, tmp_path: Path
 ) -> None:
-    """With credentials and endpoint in the environment the S3 endpoint is worked out without boto3
-    (s3endpoint.py: importing it and building a client cost 0.2 s before the first byte); with the
-    credentials in a profile, boto3 resolves them. Both copy, multipart included, and verify the same."""
+    """With keys in the environment or in the default profile of ~/.aws/credentials, the S3 endpoint is
+    worked out without boto3 (s3endpoint.py: importing it and building a client cost 0.2 s before the first
+    byte); with a named profile, boto3 resolves it. All three copy, multipart included, and verify alike."""
     content = _site(tmp_path / "site") | {"big.bin": os.urandom(11 * MiB)}
     (tmp_path / "site" / "big.bin").write_bytes(content["big.bin"])
     env = _env(endpoint, AWS_CONFIG_FILE=str(tmp_path / "no-config"))
-    importtime = ("-X", "importtime")
-    lean = run("data", "copy", "site", f"s3://{bucket}/lean", "--part-size", "5M",
-               env=env, cwd=tmp_path, interpreter=importtime)  # fmt: skip
-    assert lean.returncode == 0, lean.stderr[-2000:]
-    assert "boto3" not in _imported(lean.stderr) and "botocore.client" not in _imported(lean.stderr)
-    (tmp_path / "credentials").write_text(
-        f"[site]\naws_access_key_id = {env.pop('AWS_ACCESS_KEY_ID')}\n"
-        f"aws_secret_access_key = {env.pop('AWS_SECRET_ACCESS_KEY')}\n"
-    )
-    env.update(AWS_PROFILE="site", AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"))
-    profiled = run("data", "copy", "site", f"s3://{bucket}/profile", "--part-size", "5M",
-                   env=env, cwd=tmp_path, interpreter=importtime)  # fmt: skip
-    assert profiled.returncode == 0, profiled.stderr[-2000:]
-    assert "botocore.client" in _imported(profiled.stderr)
-    for out in (lean, profiled):
-        assert f"uploaded {len(content)} file(s)" in out.stdout and "failed 0" in out.stdout
-    assert _objects(s3, bucket, "lean/") == content == _objects(s3, bucket, "profile/")
+    in_env = {name: env.pop(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    keys = "".join(f"{name.lower()} = {value}\n" for name, value in in_env.items())
+    runs = {
+        "env": (in_env, "", False),
+        "default": ({}, f"[default]\n{keys}", False),
+        "profile": ({"AWS_PROFILE": "site"}, f"[site]\n{keys}", True),
+    }  # fmt: skip
+    for name, (extra, credentials, boto3_loaded) in runs.items():
+        (tmp_path / f"{name}.credentials").write_text(credentials)
+        env_now = env | extra | {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / f"{name}.credentials")}
+        done = run("data", "copy", "site", f"s3://{bucket}/{name}", "--part-size", "5M",
+                   env=env_now, cwd=tmp_path, interpreter=("-X", "importtime"))  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert ("botocore.client" in _imported(done.stderr)) is boto3_loaded, name
+        assert f"uploaded {len(content)} file(s)" in done.stdout and "failed 0" in done.stdout
+        assert _objects(s3, bucket, f"{name}/") == content
 
 
 def test_a_second_copy_of_the_same_pair_is_refused_with_exit_3(

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from migrate_cli.transfer.s3 import s3_client
-from migrate_cli.transfer.s3endpoint import lean_endpoint
+from migrate_cli.transfer.s3endpoint import botocore_endpoint, lean_endpoint
 
 BUCKETS = ("bench", "a-b", "my.bucket", "Upper_Bucket", "x1y")
 SECRET = "wJalrXUtnFEMI-K7MDENG-EXAMPLEKEY"
@@ -124,3 +124,44 @@ def test_a_proxy_the_endpoint_bypasses_does_not_matter(clean_env: pytest.MonkeyP
     _plain(clean_env, AWS_ENDPOINT_URL="http://127.0.0.1:9000", http_proxy="http://10.9.9.9:3128", no_proxy="127.0.0.1")
     lean = lean_endpoint("bench")
     assert lean is not None and lean.address("bench") == ("http://127.0.0.1:9000", "/bench/")
+
+
+@pytest.mark.parametrize("token", [None, "file-token"])
+def test_keys_in_the_default_profile_of_the_credentials_file(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, token: str | None
+) -> None:
+    _plain(clean_env, AWS_ENDPOINT_URL="http://127.0.0.1:9000", AWS_REGION="eu-west-1")
+    clean_env.delenv("AWS_ACCESS_KEY_ID")
+    clean_env.delenv("AWS_SECRET_ACCESS_KEY")
+    lines = ["[default]", "aws_access_key_id = AKIDFILE", f"aws_secret_access_key = {SECRET}"]
+    lines += [f"aws_session_token = {token}"] if token else []
+    (tmp_path / "credentials").write_text("\n".join(lines + ["[other]", "role_arn = arn:aws:iam::1:role/x", ""]))
+    lean = lean_endpoint("bench")
+    assert lean is not None
+    boto = botocore_endpoint()
+    assert (lean.url, lean.region, lean.address("bench")) == (boto.url, boto.region, boto.address("bench"))
+    assert lean.credentials.get_frozen_credentials() == tuple(boto.credentials.get_frozen_credentials())[:3]
+    assert lean.credentials.get_frozen_credentials().access_key == "AKIDFILE"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "settings"),
+    [
+        ("[default]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = base\n", {}),
+        ("[default]\ncredential_process = /bin/echo\n", {}),
+        ("[default]\naws_access_key_id = AKIDFILE\n", {}),  # no secret: boto3 says what is missing
+        ("[default]\naws_access_key_id = A\naws_secret_access_key = B\nregion = eu-west-1\n", {}),
+        ("[default]\naws_access_key_id = A\naws_secret_access_key = B\n", {"AWS_SECRET_ACCESS_KEY": SECRET}),
+        ("", {}),  # nothing: instance metadata, containers... boto3's chain goes on
+    ],
+)
+def test_credentials_boto3_must_find(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, credentials: str, settings: dict[str, str]
+) -> None:
+    _plain(clean_env, AWS_ENDPOINT_URL="http://127.0.0.1:9000")
+    clean_env.delenv("AWS_ACCESS_KEY_ID")
+    clean_env.delenv("AWS_SECRET_ACCESS_KEY")
+    for name, value in settings.items():
+        clean_env.setenv(name, value)
+    (tmp_path / "credentials").write_text(credentials)
+    assert lean_endpoint("bench") is None
