@@ -322,7 +322,7 @@ class TransferEngine:
 
     def _done(self, key: str, size: int, src_sig: str, dst_sig: str, checks: tuple[bool | None, ...]) -> None:
         self.state.record(key, src_sig, dst_sig)
-        remote = self.source.kind == "s3" or self.dest.kind == "s3"
+        remote = {self.source.kind, self.dest.kind} & {"s3", "sftp"}
         with self._lock:
             self.result.copied += 1
             self.result.copied_bytes += size

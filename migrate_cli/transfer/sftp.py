@@ -8,15 +8,23 @@ A host key that is unknown or changed is refused unless --accept-new-host-keys i
 is recorded in that file: trust on first use, an explicit choice; a CHANGED key is always refused).
 At most 8 SFTP sessions are opened per server (OpenSSH allows 10 per connection by default).
 mtimes on SFTP have 1-second resolution.
+
+Writes are checked on the host: before a file is renamed into place, `sha256sum` (through `dd`, part by
+part) runs there over an SSH exec channel and must give the SHA-256 of what was sent, so nothing is read
+back across the network. A host that runs no commands (an SFTP-only account) is asked once; its copies
+are then reported as unverified.
 """
 
 from __future__ import annotations
 
 import errno
 import getpass
+import math
 import os
 import posixpath
 import queue
+import re
+import shlex
 import stat
 import threading
 from collections.abc import Iterator
@@ -32,7 +40,7 @@ from migrate_cli.core.inventory import Inventory
 from migrate_cli.core.secrets import Secret
 from migrate_cli.transfer.checksums import CHUNK, StreamDigest
 from migrate_cli.transfer.location import Location
-from migrate_cli.transfer.retry import PermanentError, TransientError
+from migrate_cli.transfer.retry import IntegrityError, PermanentError, StartOver, TransientError
 from migrate_cli.transfer.sources import (
     PARTIAL_SUFFIX,
     Entry,
@@ -51,6 +59,8 @@ MAX_SESSIONS = 8
 MAX_DEPTH = 256
 TIMEOUT = 15.0
 SECOND = 1_000_000_000
+HASH_TIMEOUT = 120.0  # seconds without output from the host's hashing command before it counts as failed
+_SHA256_LINE = re.compile(r"^([0-9a-f]{64})\b")
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,8 @@ class SftpStore(Store):
         self._created = 0
         self._slots = threading.BoundedSemaphore(MAX_SESSIONS)
         self._made: set[str] = set()
+        self._hashing = threading.Lock()  # one exec channel at a time, beside the pooled SFTP sessions
+        self.remote_hashing: bool | None = None  # whether the host can hash files (None: not tried yet)
         with self.session() as sftp:
             path = location.path
             self.root = path if path.startswith("/") else posixpath.join(sftp.normalize("."), path)
@@ -404,7 +416,49 @@ class SftpStore(Store):
             f.write(chunk)
 
     def begin(self, info: WriteInfo, part_size: int, parts: int, resume: Any = None) -> PartWriter:
-        return _SftpPartWriter(self, info)
+        return _SftpPartWriter(self, info, part_size)
+
+    def remote_sha256(self, path: str, part_size: int, count: int) -> list[str] | None:
+        """The SHA-256 (hex) of each `part_size` piece of `path`, computed on the host by `sh`, `dd` and
+        `sha256sum` over an SSH exec channel, so no byte crosses the network again. None when the host
+        cannot say (an SFTP-only account, no coreutils): then it is not asked again in this run."""
+        if self.remote_hashing is False:
+            return None
+        with self._hashing:
+            try:
+                status, out = self._exec(_hash_command(path, part_size, count))
+            except (OSError, paramiko.SSHException, EOFError):
+                return None  # the connection, not the host's abilities: the next file asks again
+        digests = [m.group(1) for m in map(_SHA256_LINE.match, out.splitlines()) if m]
+        if status != 0 or len(digests) != count:
+            self.remote_hashing = False
+            return None
+        self.remote_hashing = True
+        return digests
+
+    def _exec(self, command: str) -> tuple[int, str]:
+        """(exit status, standard output) of `command` on the host; stdin is closed at once, so a server
+        that runs its SFTP subsystem instead (ForceCommand internal-sftp) ends instead of waiting."""
+        with self._lock:
+            transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise EOFError("the SSH connection is closed")
+        channel = transport.open_session(timeout=TIMEOUT)
+        try:
+            channel.settimeout(HASH_TIMEOUT)
+            try:
+                channel.exec_command(command)
+            except paramiko.SSHException:
+                return -1, ""  # the server refuses commands: an SFTP-only host
+            channel.shutdown_write()
+            out = bytearray()
+            while chunk := channel.recv(65536):
+                out += chunk
+                if len(out) > 1 << 20:
+                    return -1, ""  # not a hashing command's answer
+            return channel.recv_exit_status(), out.decode("ascii", errors="replace")
+        finally:
+            channel.close()
 
     def delete(self, keys: list[str]) -> list[tuple[str, str]]:
         failed = []
@@ -417,6 +471,22 @@ class SftpStore(Store):
                 except OSError as exc:
                     failed.append((key, str(exc)))
         return failed
+
+
+def _hash_command(path: str, part_size: int, count: int) -> str:
+    """A POSIX shell command printing the SHA-256 of each `part_size` piece of `path`, one line each."""
+    quoted = shlex.quote(path)
+    if count <= 1:
+        return f"sha256sum < {quoted}"
+    block = math.gcd(part_size, 1 << 20)  # dd's block: a divisor of the part size, at most 1 MiB
+    if block < 65536:
+        block = part_size  # an odd part size: whole parts in one block
+    per_part = part_size // block
+    return (
+        f"f={quoted}; i=0; while [ $i -lt {count} ]; do "
+        f'dd if="$f" bs={block} skip=$((i * {per_part})) count={per_part} 2>/dev/null | sha256sum || exit 1; '
+        "i=$((i + 1)); done"
+    )
 
 
 def _chunks(payload: Payload) -> Iterator[bytes | memoryview]:
@@ -442,10 +512,12 @@ def _chunks(payload: Payload) -> Iterator[bytes | memoryview]:
 class _SftpPartWriter(PartWriter):
     """Parts are written at their offsets into `.NAME.migrate-partial`, renamed into place on commit."""
 
-    def __init__(self, store: SftpStore, info: WriteInfo) -> None:
+    def __init__(self, store: SftpStore, info: WriteInfo, part_size: int) -> None:
         self.store = store
         self.info = info
+        self.part_size = part_size
         self.done = {}
+        self._written: dict[int, bytes] = {}  # part number -> SHA-256 of what was sent
         self.path = store._path(info.key)
         head, tail = posixpath.split(self.path)
         self.tmp = posixpath.join(head, f".{tail}{PARTIAL_SUFFIX}")
@@ -465,10 +537,16 @@ class _SftpPartWriter(PartWriter):
                 self.store._write(f, payload)
         except (OSError, paramiko.SSHException, EOFError) as exc:
             raise _error(exc, f"cannot write {self.store.target.name}:{self.path}") from exc
+        self._written[number] = sha256
         return PartDone(number, payload_length(payload), sha256, md5)
 
     def commit(self, parts: list[PartDone]) -> tuple[str, bool | None]:
+        """Check the size, then (when the host can hash) each part's SHA-256 as stored against what was
+        sent, then rename into place. A mismatch: IntegrityError for a whole-file write (its caller sends it
+        again), StartOver for parts (the file starts over: the parts were each sent whole)."""
         mtime = self.info.mtime_ns // SECOND
+        shas = [p.sha256 for p in parts] if parts else [self._written[n] for n in sorted(self._written)]
+        verified = None
         try:
             with self.store.session() as sftp:
                 size = sftp.stat(self.tmp).st_size
@@ -476,6 +554,13 @@ class _SftpPartWriter(PartWriter):
                     raise TransientError(
                         f"{self.store.target.name}:{self.path}: wrote {size} of {self.info.size} bytes"
                     )
+            if shas and all(shas):
+                stored = self.store.remote_sha256(self.tmp, self.part_size, len(shas))
+                if stored is not None and stored != [sha.hex() for sha in shas]:
+                    what = f"{self.store.target.name}:{self.path}: the host's SHA-256 of what it stored differs"
+                    raise StartOver(what) if parts else IntegrityError(what)
+                verified = True if stored is not None else None
+            with self.store.session() as sftp:
                 sftp.utime(self.tmp, (mtime, mtime))
                 try:
                     sftp.posix_rename(self.tmp, self.path)
@@ -485,7 +570,7 @@ class _SftpPartWriter(PartWriter):
                     sftp.rename(self.tmp, self.path)
         except (OSError, paramiko.SSHException, EOFError) as exc:
             raise _error(exc, f"cannot write {self.store.target.name}:{self.path}") from exc
-        return f"{self.info.size}:{mtime}", None
+        return f"{self.info.size}:{mtime}", verified
 
     def abort(self) -> None:
         try:

@@ -2,12 +2,17 @@
 
 Password authentication; an ECDSA host key generated per server (`host_key`, for known_hosts files).
 Paths are confined to the root; `realpath` resolves symlinks like OpenSSH's does.
+
+`shell=True` also runs commands (SSH exec requests) with the machine's real /bin/sh, as sshd does; serve
+the root "/" then, so that the paths a client sees are the paths the shell sees. `corrupt_writes = N`
+flips one byte in each of the next N writes: a host that stores something other than what it was sent.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 from pathlib import Path
 
@@ -24,6 +29,16 @@ def _errno(exc: OSError) -> int:
 
 
 class _Auth(paramiko.ServerInterface):
+    def __init__(self, server: SftpTestServer) -> None:
+        self.server = server
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        if not self.server.shell:
+            return False
+        self.server.commands.append(command.decode())
+        threading.Thread(target=_run, args=(channel, command, self.server.root), daemon=True).start()
+        return True
+
     def check_auth_password(self, username: str, password: str) -> int:
         ok = username == USER and password == PASSWORD
         return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
@@ -35,7 +50,25 @@ class _Auth(paramiko.ServerInterface):
         return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
 
+def _run(channel: paramiko.Channel, command: bytes, cwd: Path) -> None:
+    done = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True, stdin=subprocess.DEVNULL)
+    channel.sendall(done.stdout)
+    channel.sendall_stderr(done.stderr)
+    channel.send_exit_status(done.returncode)
+    channel.close()
+
+
 class _Handle(SFTPHandle):
+    server: SftpTestServer
+
+    def write(self, offset: int, data: bytes) -> int:
+        with self.server.lock:
+            corrupt = self.server.corrupt_writes > 0 and bool(data)
+            self.server.corrupt_writes -= corrupt
+        if corrupt:
+            data = bytes([data[0] ^ 0x01]) + data[1:]
+        return super().write(offset, data)
+
     def stat(self) -> SFTPAttributes | int:
         try:
             return SFTPAttributes.from_stat(os.fstat(self.readfile.fileno()))
@@ -50,7 +83,7 @@ class _Handle(SFTPHandle):
             return _errno(exc)
 
 
-def make_interface(root: Path) -> type[SFTPServerInterface]:
+def make_interface(root: Path, server: SftpTestServer) -> type[SFTPServerInterface]:
     real_root = os.path.realpath(root)
 
     class Interface(SFTPServerInterface):
@@ -112,6 +145,7 @@ def make_interface(root: Path) -> type[SFTPServerInterface]:
             except OSError as exc:
                 return _errno(exc)
             handle = _Handle(flags)
+            handle.server = server
             handle.filename = real
             handle.readfile = f
             handle.writefile = f
@@ -174,8 +208,12 @@ def make_interface(root: Path) -> type[SFTPServerInterface]:
 class SftpTestServer:
     """Serve `root` over SFTP on 127.0.0.1 (a free port) until stop()."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shell: bool = False) -> None:
         self.root = root
+        self.shell = shell
+        self.commands: list[str] = []
+        self.corrupt_writes = 0
+        self.lock = threading.Lock()
         self.host_key: paramiko.PKey = paramiko.ECDSAKey.generate()
         self._sock: socket.socket | None = None
         self._transports: list[paramiko.Transport] = []
@@ -193,7 +231,7 @@ class SftpTestServer:
         return self.port
 
     def _accept(self) -> None:
-        interface = make_interface(self.root)
+        interface = make_interface(self.root, self)
         while self._sock is not None:
             try:
                 conn, _ = self._sock.accept()
@@ -205,7 +243,7 @@ class SftpTestServer:
             transport.set_subsystem_handler("sftp", SFTPServer, interface)
             self._transports.append(transport)
             try:
-                transport.start_server(server=_Auth())
+                transport.start_server(server=_Auth(self))
             except (paramiko.SSHException, EOFError, OSError):
                 continue
 

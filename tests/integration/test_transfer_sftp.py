@@ -78,6 +78,8 @@ def test_round_trip_through_an_inventory_host(server: SftpTestServer, inventory:
     plan, result = sync(src, "web1:/site", state, inventory, part_size="5M", workers=4)
     assert result is not None and not result.failed and result.copied == len(content)
     assert files(server.root / "site") == content
+    # This host runs no commands (an SFTP-only account): its copies cannot be checked there, and say so.
+    assert result.verified == 0 and result.unverified == len(content)
     for key in content:  # mtimes to the second (SFTP's resolution)
         assert int((server.root / "site" / key).stat().st_mtime) == int((src / key).stat().st_mtime)
     assert not list((server.root / "site").rglob("*.migrate-partial"))
@@ -88,6 +90,59 @@ def test_round_trip_through_an_inventory_host(server: SftpTestServer, inventory:
     back = tmp_path / "back"
     _, down = sync("sftp://web1/site", back, state, inventory, workers=3)
     assert down is not None and not down.failed and files(back) == content
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator[SftpTestServer]:
+    """An SSH host that also runs commands, with the machine's real /bin/sh, dd and sha256sum, over the
+    real filesystem (so the paths the client sees are the shell's)."""
+    srv = SftpTestServer(Path("/"), shell=True)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def host_inventory(tmp_path: Path, host: SftpTestServer, monkeypatch: pytest.MonkeyPatch) -> Inventory:
+    monkeypatch.setenv("SFTP_TEST_PW", PASSWORD)
+    (tmp_path / "host_known_hosts").write_text(host.known_hosts_line())
+    return _inventory(tmp_path, host, tmp_path / "host_known_hosts")
+
+
+def _big_and_small(src: Path) -> dict[str, bytes]:
+    content = make_tree(src, files=6)
+    for name, size in (("big.bin", 11 * MiB), ("mid.bin", 2 * MiB)):  # in parts; in one write
+        content[name] = os.urandom(size)
+        (src / name).write_bytes(content[name])
+    return content
+
+
+def test_writes_are_checked_by_the_hosts_own_sha256(
+    host: SftpTestServer, host_inventory: Inventory, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    content = _big_and_small(src)
+    _, result = sync(src, f"web1:{tmp_path}/site", tmp_path / "state", host_inventory, part_size="5M", workers=4)
+    assert result is not None and not result.failed and result.copied == len(content)
+    assert result.verified == len(content) and result.unverified == 0
+    assert files(tmp_path / "site") == content
+    hashed = [c for c in host.commands if "sha256sum" in c]
+    assert len(hashed) == len(content) and any("dd if=" in c for c in hashed)  # big.bin: part by part
+
+
+@pytest.mark.parametrize("name", ["big.bin", "mid.bin"])
+def test_a_host_that_stores_other_bytes_is_caught_and_sent_again(
+    host: SftpTestServer, host_inventory: Inventory, tmp_path: Path, name: str
+) -> None:
+    src = tmp_path / "src"
+    content = {name: _big_and_small(src)[name]}
+    for other in [p for p in src.rglob("*") if p.is_file() and p.name != name]:
+        other.unlink()
+    host.corrupt_writes = 1  # one byte of the first write lands flipped
+    _, result = sync(src, f"web1:{tmp_path}/site", tmp_path / "state", host_inventory, part_size="5M")
+    assert host.corrupt_writes == 0
+    assert result is not None and not result.failed and result.retries >= 1 and result.verified == 1
+    assert files(tmp_path / "site") == content
 
 
 def test_delete_and_changes_over_sftp(server: SftpTestServer, inventory: Inventory, tmp_path: Path) -> None:
