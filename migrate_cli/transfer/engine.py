@@ -247,15 +247,15 @@ class TransferEngine:
     def _reconcile_uploads(self, plan: SyncPlan) -> None:
         """Abort uploads recorded by an earlier run that will not be resumed now (see state.py); for a local
         destination, remove the partial files of such runs (source changed, key no longer in the plan)."""
-        if self.dest.kind not in ("local", "s3"):
+        if self.dest.kind not in ("local", "sftp", "s3"):
             return
         wanted = plan.copy_sigs(self.source)
-        if self.dest.kind == "local":
+        if self.dest.kind in ("local", "sftp"):
             for key, error in self.state.clean_stale_downloads(self.dest, wanted):
                 if error is None:
-                    self.progress.note(f"removed the partial download of {key} (not resumable)")
+                    self.progress.note(f"removed the partial file of {key} (not resumable)")
                 else:  # kept in the state: the next run tries again
-                    self.progress.note(f"could not remove the partial download of {key}: {error}")
+                    self.progress.note(f"could not remove the partial file of {key}: {error}")
             return
         for record in self.state.stale_uploads(wanted):
             try:
@@ -423,7 +423,7 @@ class TransferEngine:
         journal: Any = None  # records parts so that a killed run resumes (state.py): uploads and partial files
         if self.dest.kind == "s3":
             journal = self.state.journal_for(src_sig)
-        elif self.dest.kind == "local":
+        elif self.dest.kind in ("local", "sftp"):  # partial files, resumed part by part
             journal = self.state.download_journal(src_sig)
         writer = self._retry(item.key, lambda: self.dest.begin(info, part_size, count, journal))
         job = _Job(item, info, writer, part_size, count, src_sig, attempt, parts=dict(writer.done), read_back=read_back)

@@ -264,7 +264,7 @@ def plan_lines(plan: SyncPlan, source: Location, dest: Location) -> list[str]:
     if plan.deletes:
         lines.append(f"delete {len(plan.deletes)} file(s) ({human_bytes(plan.delete_bytes)}) from {dest.url}")
     if plan.leftovers:
-        what = "partial download(s)" if dest.kind == "local" else "unfinished upload(s)"
+        what = "partial file(s)" if dest.kind in ("local", "sftp") else "unfinished upload(s)"
         lines.append(f"clean up {len(plan.leftovers)} {what} of an earlier run at {dest.url}")
     return lines
 

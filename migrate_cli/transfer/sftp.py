@@ -12,7 +12,8 @@ mtimes on SFTP have 1-second resolution.
 Writes are checked on the host: before a file is renamed into place, `sha256sum` (through `dd`, part by
 part) runs there over an SSH exec channel and must give the SHA-256 of what was sent, so nothing is read
 back across the network. A host that runs no commands (an SFTP-only account) is asked once; its copies
-are then reported as unverified.
+are then reported as unverified. Large files are written in parts into `.NAME.migrate-partial`; after a
+kill the next run keeps the parts the host still hashes to what was sent (the state's partial-file journal).
 """
 
 from __future__ import annotations
@@ -416,25 +417,42 @@ class SftpStore(Store):
             f.write(chunk)
 
     def begin(self, info: WriteInfo, part_size: int, parts: int, resume: Any = None) -> PartWriter:
-        return _SftpPartWriter(self, info, part_size)
+        """`resume`: a DownloadJournal (state.py) to keep the partial file of a killed run and record parts."""
+        return _SftpPartWriter(self, info, part_size, resume)
 
-    def remote_sha256(self, path: str, part_size: int, count: int) -> list[str] | None:
-        """The SHA-256 (hex) of each `part_size` piece of `path`, computed on the host by `sh`, `dd` and
-        `sha256sum` over an SSH exec channel, so no byte crosses the network again. None when the host
-        cannot say (an SFTP-only account, no coreutils): then it is not asked again in this run."""
+    def remote_sha256(self, path: str, part_size: int, numbers: list[int]) -> list[str] | None:
+        """The SHA-256 (hex) of the `part_size` pieces `numbers` (1-based) of `path`, computed on the host by
+        `sh`, `dd` and `sha256sum` over an SSH exec channel, so no byte crosses the network again. None when
+        the host cannot say (an SFTP-only account, no coreutils): then it is not asked again in this run."""
         if self.remote_hashing is False:
             return None
         with self._hashing:
             try:
-                status, out = self._exec(_hash_command(path, part_size, count))
+                status, out = self._exec(_hash_command(path, part_size, numbers))
             except (OSError, paramiko.SSHException, EOFError):
                 return None  # the connection, not the host's abilities: the next file asks again
         digests = [m.group(1) for m in map(_SHA256_LINE.match, out.splitlines()) if m]
-        if status != 0 or len(digests) != count:
+        if status != 0 or len(digests) != len(numbers):
             self.remote_hashing = False
             return None
         self.remote_hashing = True
         return digests
+
+    def partial(self, key: str) -> str:
+        """Where a file is written before it is renamed into place: `.NAME.migrate-partial` beside it."""
+        head, tail = posixpath.split(self._path(key))
+        return posixpath.join(head, f".{tail}{PARTIAL_SUFFIX}")
+
+    def drop_partial(self, key: str) -> bool:
+        """Remove the partial file of `key` left by an interrupted copy; True when there was one."""
+        try:
+            with self.session() as sftp:
+                sftp.remove(self.partial(key))
+        except FileNotFoundError:
+            return False
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            raise _error(exc, f"cannot remove the partial file of {key} on {self.target.name}") from exc
+        return True
 
     def _exec(self, command: str) -> tuple[int, str]:
         """(exit status, standard output) of `command` on the host; stdin is closed at once, so a server
@@ -473,19 +491,20 @@ class SftpStore(Store):
         return failed
 
 
-def _hash_command(path: str, part_size: int, count: int) -> str:
-    """A POSIX shell command printing the SHA-256 of each `part_size` piece of `path`, one line each."""
+def _hash_command(path: str, part_size: int, numbers: list[int]) -> str:
+    """A POSIX shell command printing the SHA-256 of each `part_size` piece `numbers` (1-based) of `path`,
+    one line each, in that order."""
     quoted = shlex.quote(path)
-    if count <= 1:
-        return f"sha256sum < {quoted}"
+    if numbers == [1] and part_size >= 1:
+        return f"head -c {part_size} < {quoted} | sha256sum"
     block = math.gcd(part_size, 1 << 20)  # dd's block: a divisor of the part size, at most 1 MiB
     if block < 65536:
         block = part_size  # an odd part size: whole parts in one block
     per_part = part_size // block
     return (
-        f"f={quoted}; i=0; while [ $i -lt {count} ]; do "
+        f"f={quoted}; for i in {' '.join(str(n - 1) for n in numbers)}; do "
         f'dd if="$f" bs={block} skip=$((i * {per_part})) count={per_part} 2>/dev/null | sha256sum || exit 1; '
-        "i=$((i + 1)); done"
+        "done"
     )
 
 
@@ -510,24 +529,56 @@ def _chunks(payload: Payload) -> Iterator[bytes | memoryview]:
 
 
 class _SftpPartWriter(PartWriter):
-    """Parts are written at their offsets into `.NAME.migrate-partial`, renamed into place on commit."""
+    """Parts are written at their offsets into `.NAME.migrate-partial`, renamed into place on commit.
 
-    def __init__(self, store: SftpStore, info: WriteInfo, part_size: int) -> None:
+    With a journal (state.DownloadJournal, which records partial files at any file-system destination),
+    each part is recorded once the host acknowledged its bytes, and the partial file a killed run of the
+    same source left is kept: the host hashes the recorded parts again (`remote_sha256`) and only those
+    still intact are kept; a host that cannot hash gets the file afresh. The record is written before the
+    partial file is (re)created and removed after it is renamed or deleted, as for local files."""
+
+    def __init__(self, store: SftpStore, info: WriteInfo, part_size: int, journal: Any = None) -> None:
         self.store = store
         self.info = info
         self.part_size = part_size
+        self.journal = journal
         self.done = {}
         self._written: dict[int, bytes] = {}  # part number -> SHA-256 of what was sent
         self.path = store._path(info.key)
-        head, tail = posixpath.split(self.path)
-        self.tmp = posixpath.join(head, f".{tail}{PARTIAL_SUFFIX}")
+        self.tmp = store.partial(info.key)
         try:
             with store.session() as sftp:
-                store._makedirs(sftp, head)
-                with sftp.open(self.tmp, "wb"):
-                    pass
+                store._makedirs(sftp, posixpath.dirname(self.path))
+                if journal is not None and self._resume(sftp):
+                    return
+                if journal is not None:
+                    journal.intend(info.key, part_size, info.size)
+                with sftp.open(self.tmp, "wb") as f:
+                    if info.size and journal is not None:
+                        f.truncate(info.size)  # so that a resumed run can tell a whole partial file
         except (OSError, paramiko.SSHException, EOFError) as exc:
             raise _error(exc, f"cannot write {store.target.name}:{self.path}") from exc
+
+    def _resume(self, sftp: paramiko.SFTPClient) -> bool:
+        """Keep the partial file of an interrupted run and the recorded parts the host says are intact."""
+        assert self.journal is not None
+        recorded = self.journal.recorded(self.info.key, self.part_size, self.info.size)
+        if not recorded:
+            return False
+        try:
+            if sftp.stat(self.tmp).st_size != self.info.size:
+                return False
+        except FileNotFoundError:
+            return False
+        numbers = sorted(recorded)
+        stored = self.store.remote_sha256(self.tmp, self.part_size, numbers)
+        if stored is None:
+            return False
+        intact = [n for n, digest in zip(numbers, stored, strict=True) if digest == recorded[n].sha256.hex()]
+        self.journal.drop_parts(self.info.key, [n for n in numbers if n not in intact])
+        self.done = {n: recorded[n] for n in intact}
+        self._written = {n: recorded[n].sha256 for n in intact}
+        return True
 
     def write_part(self, number: int, offset: int, payload: Payload, sha256: bytes, md5: bytes) -> PartDone:
         try:
@@ -538,7 +589,10 @@ class _SftpPartWriter(PartWriter):
         except (OSError, paramiko.SSHException, EOFError) as exc:
             raise _error(exc, f"cannot write {self.store.target.name}:{self.path}") from exc
         self._written[number] = sha256
-        return PartDone(number, payload_length(payload), sha256, md5)
+        done = PartDone(number, payload_length(payload), sha256, md5)
+        if self.journal is not None:
+            self.journal.part_done(self.info.key, done)
+        return done
 
     def commit(self, parts: list[PartDone]) -> tuple[str, bool | None]:
         """Check the size, then (when the host can hash) each part's SHA-256 as stored against what was
@@ -555,7 +609,7 @@ class _SftpPartWriter(PartWriter):
                         f"{self.store.target.name}:{self.path}: wrote {size} of {self.info.size} bytes"
                     )
             if shas and all(shas):
-                stored = self.store.remote_sha256(self.tmp, self.part_size, len(shas))
+                stored = self.store.remote_sha256(self.tmp, self.part_size, list(range(1, len(shas) + 1)))
                 if stored is not None and stored != [sha.hex() for sha in shas]:
                     what = f"{self.store.target.name}:{self.path}: the host's SHA-256 of what it stored differs"
                     raise StartOver(what) if parts else IntegrityError(what)
@@ -570,11 +624,17 @@ class _SftpPartWriter(PartWriter):
                     sftp.rename(self.tmp, self.path)
         except (OSError, paramiko.SSHException, EOFError) as exc:
             raise _error(exc, f"cannot write {self.store.target.name}:{self.path}") from exc
+        if self.journal is not None:
+            self.journal.forget(self.info.key)
         return f"{self.info.size}:{mtime}", verified
 
     def abort(self) -> None:
         try:
             with self.store.session() as sftp:
                 sftp.remove(self.tmp)
-        except Exception:  # noqa: BLE001 - best effort cleanup of a partial file
+        except FileNotFoundError:
             pass
+        except Exception:  # noqa: BLE001 - best effort: the record stays, so the next run removes it
+            return
+        if self.journal is not None:
+            self.journal.forget(self.info.key)

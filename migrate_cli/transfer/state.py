@@ -292,7 +292,7 @@ class TransferState:
         return DownloadJournal(self, src_sig)
 
     def clean_download(self, store: Any, record: DownloadRecord) -> bool:
-        """Remove a recorded partial file (LocalStore.drop_partial) and forget it. True when a file was removed.
+        """Remove a recorded partial file (the store's drop_partial: local or SFTP) and forget it. True when a file was removed.
         The record goes last: killed in between, the next run tries again."""
         removed = store.drop_partial(record.key)
         self.forget_download(record.key)
@@ -352,7 +352,8 @@ class UploadJournal:
 
 
 class DownloadJournal:
-    """What a local part writer records for one file (bound to that file's source signature)."""
+    """What a part writer of partial files (a local or SFTP destination) records for one file, bound to that
+    file's source signature. Named for its first use, downloads; the tables keep that name."""
 
     def __init__(self, state: TransferState, src_sig: str) -> None:
         self.state = state

@@ -65,6 +65,7 @@ class _Handle(SFTPHandle):
         with self.server.lock:
             corrupt = self.server.corrupt_writes > 0 and bool(data)
             self.server.corrupt_writes -= corrupt
+            self.server.bytes_written += len(data)
         if corrupt:
             data = bytes([data[0] ^ 0x01]) + data[1:]
         return super().write(offset, data)
@@ -213,6 +214,7 @@ class SftpTestServer:
         self.shell = shell
         self.commands: list[str] = []
         self.corrupt_writes = 0
+        self.bytes_written = 0  # file content received, every file
         self.lock = threading.Lock()
         self.host_key: paramiko.PKey = paramiko.ECDSAKey.generate()
         self._sock: socket.socket | None = None

@@ -2,7 +2,10 @@
 again: the partial file is kept and only the parts not yet written are fetched again; a changed source, a
 damaged part, a vanished partial file or a key dropped from the plan are handled. Real peers: moto server
 over HTTP behind the fault proxy (faultproxy.py), which slows object GETs so the kill lands mid-file and
-counts the ranged GETs of each run; the killed copy is `migrate data copy` in a child process."""
+counts the ranged GETs of each run; the killed copy is `migrate data copy` in a child process.
+
+The same journal of partial files serves SFTP: a download from an SFTP host, and an upload to one (the
+host hashes the recorded parts of its partial file again; a host that cannot run commands starts afresh)."""
 
 from __future__ import annotations
 
@@ -194,7 +197,7 @@ def test_a_source_changed_between_runs_is_downloaded_afresh(proxy: FaultProxy, b
     assert result.resumed_parts == 0 and result.verified == 1 and not result.failed
     assert (dest / "big.bin").read_bytes() == changed
     assert _object_gets(proxy, bucket, first) == PARTS
-    assert any("removed the partial download of big.bin" in n for n in notes.notes)
+    assert any("removed the partial file of big.bin" in n for n in notes.notes)
     _no_leftovers(tmp_path, dest)
 
 
@@ -246,7 +249,7 @@ def test_a_key_dropped_from_the_plan_loses_its_partial_file(proxy: FaultProxy, b
     try:
         plan = plan_copy(endpoints, settings)
         assert plan.leftovers == ["big.bin"] and not plan.copies and plan.changed
-        assert "clean up 1 partial download(s) of an earlier run" in " ".join(
+        assert "clean up 1 partial file(s) of an earlier run" in " ".join(
             plan_lines(plan, request.source, request.dest)
         )
         result = apply_copy(endpoints, plan, settings, None)
@@ -338,3 +341,85 @@ def test_an_object_whose_whole_checksum_does_not_match_is_not_kept(
     assert "does not match its stored checksum" in result.failed[0][1]
     assert files(dest) == {}
     _no_leftovers(tmp_path, dest)
+
+
+def _host_inventory(tmp_path: Path, server: SftpTestServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "known_hosts").write_text(server.known_hosts_line())
+    inv = tmp_path / "inventory"
+    inv.mkdir()
+    (inv / "hosts.yaml").write_text(
+        f"web1:\n  hostname: 127.0.0.1\n  port: {server.port}\n  username: {USER}\n"
+        '  password: "${env:SFTP_TEST_PW}"\n  connection_options:\n    sftp:\n      extras:\n'
+        f"        known_hosts: {tmp_path / 'known_hosts'}\n"
+    )
+    monkeypatch.setenv("SFTP_TEST_PW", PASSWORD)
+    return inv
+
+
+@pytest.mark.parametrize("between", ["nothing", "damage", "new source"])
+def test_sftp_upload_killed_mid_file_resumes_on_the_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, between: str
+) -> None:
+    """Local -> SFTP host (real /bin/sh, dd and sha256sum behind a paramiko SSH server), killed mid-file:
+    the host hashes the recorded parts of the partial file, only the others are sent again. Between the
+    runs, `damage` changes one recorded part on the host (it is sent again too); `new source` rewrites the
+    source file (its partial file is removed and the file sent whole)."""
+    server = SftpTestServer(Path("/"), shell=True)  # the real filesystem: the shell sees the client's paths
+    server.start()
+    try:
+        inv = _host_inventory(tmp_path, server, monkeypatch)
+        src, dest = tmp_path / "src", tmp_path / "upload"
+        src.mkdir()
+        data = os.urandom(SIZE)
+        (src / "big.bin").write_bytes(data)
+        copy = ["data", "copy", str(src), f"web1:{dest}", "--part-size", "5M", "--workers", "2"]
+        recorded = _kill_mid_file(_cli(tmp_path, "-i", str(inv), *copy, "--bwlimit", "8M"), tmp_path, dest)
+        if between == "damage":
+            with open(dest / f".big.bin{PARTIAL_SUFFIX}", "r+b") as f:
+                f.seek((min(recorded) - 1) * PART + 7)
+                f.write(b"\x00damaged\x00")
+        elif between == "new source":
+            data = os.urandom(SIZE)
+            (src / "big.bin").write_bytes(data)
+        sent_before = server.bytes_written
+        again = subprocess.run(
+            _cli(tmp_path, "-i", str(inv), "--json", *copy), cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert again.returncode == 0, again.stderr
+        result = json.loads(again.stdout)["result"]
+        kept = {"nothing": len(recorded), "damage": len(recorded) - 1, "new source": 0}[between]
+        assert result["resumed_parts"] == kept and not result["failed"] and result["verified"] == 1
+        assert (dest / "big.bin").read_bytes() == data
+        resent = server.bytes_written - sent_before
+        assert resent <= SIZE - kept * PART  # the parts the host vouched for were not sent again
+        if kept:
+            assert any(c.startswith("f=") and "for i in" in c for c in server.commands)  # hashed on the host
+        _no_leftovers(tmp_path, dest)
+    finally:
+        server.stop()
+
+
+def test_sftp_upload_to_a_host_without_commands_starts_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SFTP-only host cannot vouch for a partial file: after a kill the file is sent again whole."""
+    root = tmp_path / "server-root"
+    root.mkdir()
+    server = SftpTestServer(root)
+    server.start()
+    try:
+        inv = _host_inventory(tmp_path, server, monkeypatch)
+        src = tmp_path / "src"
+        src.mkdir()
+        data = os.urandom(SIZE)
+        (src / "big.bin").write_bytes(data)
+        copy = ["data", "copy", str(src), "web1:/upload", "--part-size", "5M", "--workers", "2"]
+        _kill_mid_file(_cli(tmp_path, "-i", str(inv), *copy, "--bwlimit", "8M"), tmp_path, root / "upload")
+        again = subprocess.run(
+            _cli(tmp_path, "-i", str(inv), "--json", *copy), cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert again.returncode == 0, again.stderr
+        result = json.loads(again.stdout)["result"]
+        assert result["resumed_parts"] == 0 and result["unverified"] == 1 and not result["failed"]
+        assert (root / "upload" / "big.bin").read_bytes() == data
+        _no_leftovers(tmp_path, root / "upload")
+    finally:
+        server.stop()
