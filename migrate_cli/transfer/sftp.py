@@ -11,9 +11,10 @@ mtimes on SFTP have 1-second resolution.
 
 Writes are checked on the host: before a file is renamed into place, `sha256sum` (through `dd`, part by
 part) runs there over an SSH exec channel and must give the SHA-256 of what was sent, so nothing is read
-back across the network. A host that runs no commands (an SFTP-only account) is asked once; its copies
-are then reported as unverified. Large files are written in parts into `.NAME.migrate-partial`; after a
-kill the next run keeps the parts the host still hashes to what was sent (the state's partial-file journal).
+back across the network. A host that runs no commands (an SFTP-only account) stops being asked after a
+few refusals; its copies are reported as unverified. Large files are written in parts into
+`.NAME.migrate-partial`; after a kill the next run keeps the parts the host still hashes to what was sent
+(the state's partial-file journal).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ MAX_SESSIONS = 8
 MAX_DEPTH = 256
 TIMEOUT = 15.0
 SECOND = 1_000_000_000
+EXEC_REFUSALS = 3  # refused command requests before a host counts as one that runs no commands
 HASH_TIMEOUT = 120.0  # seconds without output from the host's hashing command before it counts as failed
 _SHA256_LINE = re.compile(r"^([0-9a-f]{64})\b")
 
@@ -173,6 +175,10 @@ def _error(exc: BaseException, what: str) -> PermanentError | TransientError:
     return TransientError(f"{what}: {type(exc).__name__}: {exc}")
 
 
+class _ExecRefused(Exception):
+    """The server refused to run a command (an SFTP-only server)."""
+
+
 class SftpStore(Store):
     kind = "sftp"
     mtime_exact = False
@@ -189,6 +195,7 @@ class SftpStore(Store):
         self._made: set[str] = set()
         self._hashing = threading.Lock()  # one exec channel at a time, beside the pooled SFTP sessions
         self.remote_hashing: bool | None = None  # whether the host can hash files (None: not tried yet)
+        self._refusals = 0
         with self.session() as sftp:
             path = location.path
             self.root = path if path.startswith("/") else posixpath.join(sftp.normalize("."), path)
@@ -423,12 +430,18 @@ class SftpStore(Store):
     def remote_sha256(self, path: str, part_size: int, numbers: list[int]) -> list[str] | None:
         """The SHA-256 (hex) of the `part_size` pieces `numbers` (1-based) of `path`, computed on the host by
         `sh`, `dd` and `sha256sum` over an SSH exec channel, so no byte crosses the network again. None when
-        the host cannot say (an SFTP-only account, no coreutils): then it is not asked again in this run."""
+        the host cannot say (an SFTP-only account, no coreutils); after a command that failed, or after
+        EXEC_REFUSALS refused ones, it is not asked again in this run."""
         if self.remote_hashing is False:
             return None
         with self._hashing:
             try:
                 status, out = self._exec(_hash_command(path, part_size, numbers))
+            except _ExecRefused:
+                self._refusals += 1  # a server that takes no commands says so every time; a glitch, once
+                if self._refusals >= EXEC_REFUSALS:
+                    self.remote_hashing = False
+                return None
             except (OSError, paramiko.SSHException, EOFError):
                 return None  # the connection, not the host's abilities: the next file asks again
         digests = [m.group(1) for m in map(_SHA256_LINE.match, out.splitlines()) if m]
@@ -466,8 +479,8 @@ class SftpStore(Store):
             channel.settimeout(HASH_TIMEOUT)
             try:
                 channel.exec_command(command)
-            except paramiko.SSHException:
-                return -1, ""  # the server refuses commands: an SFTP-only host
+            except paramiko.SSHException as exc:
+                raise _ExecRefused(str(exc)) from exc
             channel.shutdown_write()
             out = bytearray()
             while chunk := channel.recv(65536):

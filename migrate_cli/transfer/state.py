@@ -292,8 +292,8 @@ class TransferState:
         return DownloadJournal(self, src_sig)
 
     def clean_download(self, store: Any, record: DownloadRecord) -> bool:
-        """Remove a recorded partial file (the store's drop_partial: local or SFTP) and forget it. True when a file was removed.
-        The record goes last: killed in between, the next run tries again."""
+        """Remove a recorded partial file (the store's drop_partial: local or SFTP) and forget it. True when
+        a file was removed. The record goes last: killed in between, the next run tries again."""
         removed = store.drop_partial(record.key)
         self.forget_download(record.key)
         return removed

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import paramiko
@@ -51,6 +52,11 @@ class _Auth(paramiko.ServerInterface):
 
 
 def _run(channel: paramiko.Channel, command: bytes, cwd: Path) -> None:
+    # paramiko answers the exec request after check_channel_exec_request returns; a reply written before
+    # that answer could overtake it. The client closes its input once it has the answer: wait for that.
+    deadline = time.monotonic() + 10
+    while not (channel.eof_received or channel.closed) and time.monotonic() < deadline:
+        time.sleep(0.001)
     done = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True, stdin=subprocess.DEVNULL)
     channel.sendall(done.stdout)
     channel.sendall_stderr(done.stderr)
