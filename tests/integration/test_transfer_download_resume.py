@@ -261,6 +261,20 @@ def test_a_key_dropped_from_the_plan_loses_its_partial_file(proxy: FaultProxy, b
     _no_leftovers(tmp_path, dest)
 
 
+def _host_inventory(tmp_path: Path, server: SftpTestServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An inventory with host web1 at `server`, its host key known, the password from the environment."""
+    (tmp_path / "known_hosts").write_text(server.known_hosts_line())
+    inv = tmp_path / "inventory"
+    inv.mkdir()
+    (inv / "hosts.yaml").write_text(
+        f"web1:\n  hostname: 127.0.0.1\n  port: {server.port}\n  username: {USER}\n"
+        '  password: "${env:SFTP_TEST_PW}"\n  connection_options:\n    sftp:\n      extras:\n'
+        f"        known_hosts: {tmp_path / 'known_hosts'}\n"
+    )
+    monkeypatch.setenv("SFTP_TEST_PW", PASSWORD)
+    return inv
+
+
 def test_sftp_download_killed_mid_file_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same path for an SFTP source (a real paramiko SFTP server on 127.0.0.1); --bwlimit slows the copy."""
     root = tmp_path / "server-root"
@@ -270,15 +284,7 @@ def test_sftp_download_killed_mid_file_resumes(tmp_path: Path, monkeypatch: pyte
     server = SftpTestServer(root)
     server.start()
     try:
-        (tmp_path / "known_hosts").write_text(server.known_hosts_line())
-        inv = tmp_path / "inventory"
-        inv.mkdir()
-        (inv / "hosts.yaml").write_text(
-            f"web1:\n  hostname: 127.0.0.1\n  port: {server.port}\n  username: {USER}\n"
-            '  password: "${env:SFTP_TEST_PW}"\n  connection_options:\n    sftp:\n      extras:\n'
-            f"        known_hosts: {tmp_path / 'known_hosts'}\n"
-        )
-        monkeypatch.setenv("SFTP_TEST_PW", PASSWORD)
+        inv = _host_inventory(tmp_path, server, monkeypatch)
         dest = tmp_path / "restore"
         copy = ["data", "copy", "web1:/site", str(dest), "--part-size", "5M", "--workers", "2"]
         recorded = _kill_mid_file(_cli(tmp_path, "-i", str(inv), *copy, "--bwlimit", "8M"), tmp_path, dest)
@@ -341,19 +347,6 @@ def test_an_object_whose_whole_checksum_does_not_match_is_not_kept(
     assert "does not match its stored checksum" in result.failed[0][1]
     assert files(dest) == {}
     _no_leftovers(tmp_path, dest)
-
-
-def _host_inventory(tmp_path: Path, server: SftpTestServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "known_hosts").write_text(server.known_hosts_line())
-    inv = tmp_path / "inventory"
-    inv.mkdir()
-    (inv / "hosts.yaml").write_text(
-        f"web1:\n  hostname: 127.0.0.1\n  port: {server.port}\n  username: {USER}\n"
-        '  password: "${env:SFTP_TEST_PW}"\n  connection_options:\n    sftp:\n      extras:\n'
-        f"        known_hosts: {tmp_path / 'known_hosts'}\n"
-    )
-    monkeypatch.setenv("SFTP_TEST_PW", PASSWORD)
-    return inv
 
 
 @pytest.mark.parametrize("between", ["nothing", "damage", "new source"])
