@@ -246,7 +246,7 @@ class TransferEngine:
 
     def _reconcile_uploads(self, plan: SyncPlan) -> None:
         """Abort uploads recorded by an earlier run that will not be resumed now (see state.py); for a local
-        destination, remove the partial files of such runs (source changed, key no longer in the plan)."""
+        or SFTP destination, remove the partial files of such runs (source changed, key no longer copied)."""
         if self.dest.kind not in ("local", "sftp", "s3"):
             return
         wanted = plan.copy_sigs(self.source)
