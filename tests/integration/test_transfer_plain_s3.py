@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -76,8 +77,22 @@ def at_rclone(rclone_s3: tuple[str, Path], clean_env: pytest.MonkeyPatch) -> str
     return rclone_s3[0]
 
 
+@pytest.fixture
+def via_proxy(rclone_s3: tuple[str, Path], clean_env: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the server; the environment's S3 endpoint is the proxy."""
+    proxy = FaultProxy(rclone_s3[0])
+    _point_at(clean_env, proxy.start())
+    yield proxy
+    proxy.stop()
+
+
+def _direct(url: str) -> Any:
+    """A boto3 client straight to the server, for arranging and checking."""
+    return boto3.session.Session(ACCESS, SECRET, region_name="us-east-1").client("s3", endpoint_url=url)
+
+
 def _heads(url: str, prefix: str) -> dict[str, dict[str, str]]:
-    client = boto3.session.Session(ACCESS, SECRET, region_name="us-east-1").client("s3", endpoint_url=url)
+    client = _direct(url)
     out = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
         for obj in page.get("Contents", []):
@@ -117,29 +132,22 @@ def test_writes_verified_by_md5_without_sha256(at_rclone: str, rclone_s3: tuple[
 
 @pytest.mark.parametrize("target", ["object", "part"])
 def test_a_byte_changed_on_the_way_is_caught_and_resent(
-    rclone_s3: tuple[str, Path], clean_env: pytest.MonkeyPatch, tmp_path: Path, target: str
+    rclone_s3: tuple[str, Path], via_proxy: FaultProxy, tmp_path: Path, target: str
 ) -> None:
-    url, root = rclone_s3
-    proxy = FaultProxy(url)
-    proxy_url = proxy.start()
-    try:
-        _point_at(clean_env, proxy_url)
-        src = tmp_path / "src"
-        src.mkdir()
-        data = os.urandom(12 * MiB if target == "part" else 2 * MiB)
-        (src / "f.bin").write_bytes(data)
+    src = tmp_path / "src"
+    src.mkdir()
+    data = os.urandom(12 * MiB if target == "part" else 2 * MiB)
+    (src / "f.bin").write_bytes(data)
 
-        def hit(req: Request) -> bool:
-            return req.is_part if target == "part" else req.is_object_put
+    def hit(req: Request) -> bool:
+        return req.is_part if target == "part" else req.is_object_put
 
-        rule = proxy.add(Rule("corrupt", method="PUT", when=hit, times=1))
-        _, result = sync(src, f"s3://{BUCKET}/c-{target}/", tmp_path / "state", part_size="5M")
-    finally:
-        proxy.stop()
+    rule = via_proxy.add(Rule("corrupt", method="PUT", when=hit, times=1))
+    _, result = sync(src, f"s3://{BUCKET}/c-{target}/", tmp_path / "state", part_size="5M")
 
     assert rule.applied == 1
     assert result is not None and not result.failed and result.retries >= 1
-    assert (root / BUCKET / f"c-{target}" / "f.bin").read_bytes() == data
+    assert (rclone_s3[1] / BUCKET / f"c-{target}" / "f.bin").read_bytes() == data
 
 
 def test_a_server_that_keeps_checksums_still_gets_sha256(lab_env: LocalAwsEndpoint, tmp_path: Path) -> None:
@@ -159,7 +167,7 @@ def test_a_server_that_keeps_checksums_still_gets_sha256(lab_env: LocalAwsEndpoi
 
 
 def test_a_backup_part_the_server_will_not_take_again_starts_the_file_over(
-    rclone_s3: tuple[str, Path], clean_env: pytest.MonkeyPatch, tmp_path: Path
+    rclone_s3: tuple[str, Path], via_proxy: FaultProxy, tmp_path: Path
 ) -> None:
     """rclone answers 501 to a part number sent twice: after a part arrives damaged (the proxy flips a byte),
     the backup sends the whole file again as a new upload instead of failing it."""
@@ -170,25 +178,18 @@ def test_a_backup_part_the_server_will_not_take_again_starts_the_file_over(
     from migrate_cli.transfer.backup.snapshot import plan_backup, run_backup
     from migrate_cli.transfer.backup.store import BackupStore
 
-    url, _ = rclone_s3
-    proxy = FaultProxy(url)
-    proxy_url = proxy.start()
-    try:
-        _point_at(clean_env, proxy_url)
-        src = tmp_path / "site"
-        src.mkdir()
-        data = os.urandom(12 * MiB)
-        (src / "big.bin").write_bytes(data)
-        rule = proxy.add(Rule("corrupt", method="PUT", when=lambda r: r.is_part, times=1))
-        config = BackupConfig(source=str(src), destination=f"s3://{BUCKET}/bk", part_size_mib=5)
-        control = boto3.session.Session(ACCESS, SECRET, region_name="us-east-1").client("s3", endpoint_url=url)
-        store = BackupStore(config.location, control)
-        outcome = run_backup(plan_backup(config, store, date(2026, 11, 27)), store)
-        restored = tmp_path / "restored"
-        restore_snapshot(store, date(2026, 11, 27), restored)
-    finally:
-        proxy.stop()
+    src = tmp_path / "site"
+    src.mkdir()
+    data = os.urandom(12 * MiB)
+    (src / "big.bin").write_bytes(data)
+    rule = via_proxy.add(Rule("corrupt", method="PUT", when=lambda r: r.is_part, times=1))
+    config = BackupConfig(source=str(src), destination=f"s3://{BUCKET}/bk", part_size_mib=5)
+    store = BackupStore(config.location, _direct(rclone_s3[0]))
+    outcome = run_backup(plan_backup(config, store, date(2026, 11, 27)), store)
+    restored = tmp_path / "restored"
+    restore_snapshot(store, date(2026, 11, 27), restored)
+
     assert rule.applied == 1
     assert outcome.complete and not outcome.errors
-    assert [r.status for r in proxy.log if r.query.get("partNumber")].count(501) == 1  # the refused re-send
+    assert [r.status for r in via_proxy.log if r.query.get("partNumber")].count(501) == 1  # the refused re-send
     assert (restored / "big.bin").read_bytes() == data
