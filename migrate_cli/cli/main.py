@@ -107,11 +107,10 @@ _GLOBAL_FLAGS = {"--json", "--quiet", "-q", "--verbose", "-v"}
 
 def hoist_global_flags(argv: list[str]) -> list[str]:
     """Move global flags found after the command in front of it (up to a `--`)."""
-    name = requested_command(argv)
-    if name is None:
+    at = _command_index(argv)
+    if at is None:
         return argv
-    at = argv.index(name)
-    end = argv.index("--") if "--" in argv[at:] else len(argv)
+    end = argv.index("--", at) if "--" in argv[at:] else len(argv)
     tail = argv[at:end]
     flags = [a for a in tail if a in _GLOBAL_FLAGS]
     return argv[:at] + flags + [a for a in tail if a not in _GLOBAL_FLAGS] + argv[end:]
@@ -119,14 +118,20 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
 
 def requested_command(argv: list[str]) -> str | None:
     """The command name in `argv` (after the global options), or None."""
+    at = _command_index(argv)
+    return None if at is None else argv[at]
+
+
+def _command_index(argv: list[str]) -> int | None:
+    """Where the command name is in `argv`: the first word that is neither an option nor an option's value."""
     skip = False
-    for arg in argv:
+    for at, arg in enumerate(argv):
         if skip:
             skip = False
         elif arg in _VALUE_OPTIONS:
             skip = True
         elif not arg.startswith("-"):
-            return arg
+            return at
     return None
 
 
