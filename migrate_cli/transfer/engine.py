@@ -39,7 +39,6 @@ from migrate_cli.transfer.retry import (
     Cancelled,
     IntegrityError,
     PermanentError,
-    StartOver,
     TransferError,
     TransientError,
     with_retries,
@@ -479,7 +478,7 @@ class TransferEngine:
                 self._finish(job)
             else:
                 # the part used up its own retries; a part the server will not take again starts the file over
-                self._give_up(job, restart=isinstance(job.error, StartOver))
+                self._give_up(job, restart=getattr(job.error, "restart_file", False))
 
     def _finish(self, job: _Job) -> None:
         key = job.item.key
@@ -516,7 +515,7 @@ class TransferEngine:
         except Exception as exc:  # noqa: BLE001
             self.progress.note(f"could not abort the upload of {job.item.key}: {exc}")
         self.progress.advance(0, -job.reported)
-        if restart and (error.retryable or isinstance(error, StartOver)) and job.attempt < FILE_ATTEMPTS:
+        if restart and (error.retryable or error.restart_file) and job.attempt < FILE_ATTEMPTS:
             self._on_retry(job.item.key)(job.attempt, error)
             time.sleep(self.options.backoff.delay(job.attempt))
             self._submit(self._start, job.item, job.attempt + 1)

@@ -13,9 +13,11 @@ T = TypeVar("T")
 
 
 class TransferError(Exception):
-    """A failure moving one object (or part). `retryable` decides whether another attempt may help."""
+    """A failure moving one object (or part). `retryable`: another attempt at the same request may help;
+    `restart_file`: it will not, but sending the whole file again as a new upload may."""
 
     retryable = False
+    restart_file = False
 
 
 class TransientError(TransferError):

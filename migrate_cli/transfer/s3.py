@@ -523,7 +523,7 @@ class S3Store(Store):
             try:
                 reply = self._control("GET", None, query, what=f"list uploads in {self.url}{prefix}")
             except PermanentError as exc:
-                if getattr(exc, "code", "") == "NoSuchUpload":  # `rclone serve s3` says so when there are none
+                if isinstance(exc, S3HttpError) and exc.code == "NoSuchUpload":  # rclone's answer when there are none
                     return found
                 raise
             page = s3control.uploads_page(reply.body)
@@ -620,6 +620,12 @@ def _upload_gone(exc: PermanentError) -> bool:
     return isinstance(exc, S3HttpError) and (exc.status == 404 or exc.code == "NoSuchUpload")
 
 
+def completion_lost(exc: PermanentError) -> bool:
+    """CompleteMultipartUpload failed because the upload or one of its parts is gone: the object must be
+    sent again from the start (a new upload)."""
+    return isinstance(exc, S3HttpError) and exc.code in ("InvalidPart", "NoSuchUpload")
+
+
 def _guessed(entry: Entry) -> bool:
     """Whether the part size in entry.expected was guessed from the ETag rather than declared."""
     exp = entry.expected
@@ -684,7 +690,7 @@ class S3PartWriter(PartWriter):
         try:
             reply = self.store.complete_upload(self.info.key, self.upload_id, parts)
         except PermanentError as exc:
-            if "InvalidPart" in str(exc) or "NoSuchUpload" in str(exc):
+            if completion_lost(exc):
                 if self.journal is not None:
                     self.journal.forget(self.info.key)
                 raise TransientError(f"completing s3://{self.store.bucket}/{key}: {exc}") from exc

@@ -49,7 +49,7 @@ from migrate_cli.transfer.checksums import (
 )
 from migrate_cli.transfer.plan import CopyItem
 from migrate_cli.transfer.retry import IntegrityError, PermanentError, TransferError, TransientError
-from migrate_cli.transfer.s3 import ARCHIVED, S3Store, expected_from
+from migrate_cli.transfer.s3 import ARCHIVED, S3Store, completion_lost, expected_from
 from migrate_cli.transfer.s3http import Reply, S3HttpError, raise_for_reply
 from migrate_cli.transfer.sources import Entry, PartDone, WriteInfo
 
@@ -63,7 +63,6 @@ CONTENT_HEADERS = ("cache-control", "content-disposition", "content-encoding", "
 REFUSED_CODES = frozenset({"NotImplemented"})
 ARCHIVE_CODES = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
 CHECKSUM_MODE = {"x-amz-checksum-mode": "ENABLED"}
-_VANISHED = ("InvalidPart", "NoSuchUpload")
 
 
 class Refused(PermanentError):
@@ -443,7 +442,7 @@ class ServerSideCopy:
                 job.item.key, lambda: self.dest.complete_upload(job.item.key, job.upload_id, parts)
             )
         except PermanentError as exc:
-            if any(code in str(exc) for code in _VANISHED):  # parts or upload gone: start this object again
+            if completion_lost(exc):  # parts or upload gone: start this object again
                 job.journal.forget(job.item.key)
                 raise TransientError(f"completing {self.dest.url}{job.item.key}: {exc}") from exc
             raise
