@@ -133,3 +133,24 @@ def test_a_server_that_stops_answering_times_out_and_is_retried(
     _, result = sync(src, f"s3://{bucket}/h", tmp_path / "state")
     assert result is not None and not result.failed and result.retries >= 1
     assert objects(direct, bucket, "h/") == content
+
+
+def test_an_upload_gone_at_completion_is_sent_again_as_a_new_upload(
+    proxy: FaultProxy, direct: Any, bucket: str, tmp_path: Path
+) -> None:
+    """CompleteMultipartUpload answered NoSuchUpload (an upload expired by a lifecycle rule, aborted by
+    another run): the file starts over with a new upload instead of failing."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(11 * MiB))
+
+    def completing(req: Request) -> bool:
+        return "uploadId" in req.query and "partNumber" not in req.query
+
+    lost = proxy.add(Rule("status", method="POST", when=completing, times=1, status=404, code="NoSuchUpload"))
+    _, result = sync(src, f"s3://{bucket}/gone", tmp_path / "state", part_size="5M")
+    assert lost.applied == 1
+    assert result is not None and not result.failed and result.verified == 1
+    creates = [r for r in proxy.log if r.method == "POST" and "uploads" in r.query]
+    assert len(creates) == 2  # the second upload of the file
+    assert objects(direct, bucket, "gone/") == files(src)
