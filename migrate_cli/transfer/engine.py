@@ -213,6 +213,7 @@ class TransferEngine:
         self._lock = threading.Lock()
         self._cancelled = False
         self._md5 = dest.wants_md5  # only a destination that checks ETags needs MD5s computed
+        self._remote = {source.kind, dest.kind} != {"local"}  # not local -> local: an unchecked copy is "unverified"
         self._server_copy = ServerSideCopy.between(self)  # S3 -> S3 on one service: copied inside S3
 
     # --- driver ------------------------------------------------------------------------------------
@@ -246,8 +247,6 @@ class TransferEngine:
     def _reconcile_uploads(self, plan: SyncPlan) -> None:
         """Abort uploads recorded by an earlier run that will not be resumed now (see state.py); for a local
         or SFTP destination, remove the partial files of such runs (source changed, key no longer copied)."""
-        if self.dest.kind not in ("local", "sftp", "s3"):
-            return
         wanted = plan.copy_sigs(self.source)
         if self.dest.kind in ("local", "sftp"):
             for key, error in self.state.clean_stale_downloads(self.dest, wanted):
@@ -285,7 +284,7 @@ class TransferEngine:
 
     def _abort_probe(self, writer: PartWriter) -> None:
         try:
-            self._retry(writer.info.key, writer.abort)  # type: ignore[attr-defined]
+            self._retry(PROBE_KEY, writer.abort)
         except TransferError as exc:  # still in the state: the next run aborts it
             self.progress.note(f"could not abort the checksum probe upload: {exc}")
 
@@ -321,13 +320,12 @@ class TransferEngine:
 
     def _done(self, key: str, size: int, src_sig: str, dst_sig: str, checks: tuple[bool | None, ...]) -> None:
         self.state.record(key, src_sig, dst_sig)
-        remote = {self.source.kind, self.dest.kind} & {"s3", "sftp"}
         with self._lock:
             self.result.copied += 1
             self.result.copied_bytes += size
             if True in checks:
                 self.result.verified += 1
-            elif remote:
+            elif self._remote:
                 self.result.unverified += 1
         self.progress.advance(1, 0)
 
@@ -360,7 +358,7 @@ class TransferEngine:
                 self._single_from_disk(item)
             elif entry.size <= self.options.part_size:
                 self._single(item)
-            elif self.source.stream_only(entry) and self.source.kind == "s3" and self.dest.kind == "local":
+            elif self.source.stream_only(entry) and self.dest.kind == "local":
                 self._begin_parts(item, part_size, attempt, read_back=True)
             elif self.source.stream_only(entry):
                 self._stream(item, attempt)
