@@ -194,7 +194,7 @@ class SftpStore(Store):
         self._slots = threading.BoundedSemaphore(MAX_SESSIONS)
         self._made: set[str] = set()
         self._hashing = threading.Lock()  # one exec channel at a time, beside the pooled SFTP sessions
-        self.remote_hashing: bool | None = None  # whether the host can hash files (None: not tried yet)
+        self._no_commands = False  # the host has shown it runs no commands: its files are not hashed there
         self._refusals = 0
         with self.session() as sftp:
             path = location.path
@@ -432,7 +432,7 @@ class SftpStore(Store):
         `sh`, `dd` and `sha256sum` over an SSH exec channel, so no byte crosses the network again. None when
         the host cannot say (an SFTP-only account, no coreutils); after a command that failed, or after
         EXEC_REFUSALS refused ones, it is not asked again in this run."""
-        if self.remote_hashing is False:
+        if self._no_commands:
             return None
         with self._hashing:
             try:
@@ -440,15 +440,14 @@ class SftpStore(Store):
             except _ExecRefused:
                 self._refusals += 1  # a server that takes no commands says so every time; a glitch, once
                 if self._refusals >= EXEC_REFUSALS:
-                    self.remote_hashing = False
+                    self._no_commands = True
                 return None
             except (OSError, paramiko.SSHException, EOFError):
                 return None  # the connection, not the host's abilities: the next file asks again
         digests = [m.group(1) for m in map(_SHA256_LINE.match, out.splitlines()) if m]
         if status != 0 or len(digests) != len(numbers):
-            self.remote_hashing = False
+            self._no_commands = True
             return None
-        self.remote_hashing = True
         return digests
 
     def partial(self, key: str) -> str:
@@ -587,10 +586,8 @@ class _SftpPartWriter(PartWriter):
         stored = self.store.remote_sha256(self.tmp, self.part_size, numbers)
         if stored is None:
             return False
-        intact = [n for n, digest in zip(numbers, stored, strict=True) if digest == recorded[n].sha256.hex()]
-        self.journal.drop_parts(self.info.key, [n for n in numbers if n not in intact])
-        self.done = {n: recorded[n] for n in intact}
-        self._written = {n: recorded[n].sha256 for n in intact}
+        found = {n: bytes.fromhex(digest) for n, digest in zip(numbers, stored, strict=True)}
+        self.done = self.journal.keep_intact(self.info.key, recorded, found)
         return True
 
     def write_part(self, number: int, offset: int, payload: Payload, sha256: bytes, md5: bytes) -> PartDone:

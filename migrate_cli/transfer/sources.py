@@ -439,19 +439,13 @@ class _LocalPartWriter(PartWriter):
             os.close(fd)
             return
         self.fd = fd
-        stale = []
-        for number, part in sorted(recorded.items()):
+        found = {}
+        for number, part in recorded.items():
             offset = (number - 1) * self.part_size
             length = min(self.part_size, self.info.size - offset)
-            if offset >= self.info.size or part.size != length:
-                stale.append(number)
-                continue
-            sha256, md5 = digest_fd_range(fd, offset, length, bool(part.md5))
-            if sha256 == part.sha256:
-                self.done[number] = PartDone(number, length, sha256, md5)
-            else:
-                stale.append(number)
-        self.journal.drop_parts(self.info.key, stale)
+            if offset < self.info.size and part.size == length:
+                found[number] = digest_fd_range(fd, offset, length, md5=False)[0]
+        self.done = self.journal.keep_intact(self.info.key, recorded, found)
 
     def write_part(self, number: int, offset: int, payload: Payload, sha256: bytes, md5: bytes) -> PartDone:
         assert self.fd is not None

@@ -379,6 +379,13 @@ class DownloadJournal:
     def drop_parts(self, key: str, numbers: list[int]) -> None:
         self.state.drop_download_parts(key, numbers)
 
+    def keep_intact(self, key: str, recorded: dict[int, PartDone], found: dict[int, bytes]) -> dict[int, PartDone]:
+        """The recorded parts whose SHA-256 as found again in the partial file (`found`: number -> digest;
+        a part left out could not be hashed) is still the recorded one; the others are forgotten."""
+        intact = {n: part for n, part in recorded.items() if found.get(n) == part.sha256}
+        self.drop_parts(key, sorted(set(recorded) - set(intact)))
+        return intact
+
     def forget(self, key: str) -> None:
         self.state.forget_download(key)
 
