@@ -174,33 +174,28 @@ class TransferState:
         rows = self._db.execute("SELECT number, etag, sha256, md5, size FROM parts WHERE key=?", (key,)).fetchall()
         return {n: PartDone(n, size, unb64(sha), bytes.fromhex(md5), etag) for n, etag, sha, md5, size in rows}
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+    def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        """Run (sql, params) statements in one transaction."""
         assert self._db is not None and not self.readonly
         with self._lock, self._db:
-            self._db.execute(sql, params)
+            for sql, params in statements:
+                self._db.execute(sql, params)
 
     def intend(self, key: str, src_sig: str, part_size: int) -> None:
-        with self._lock, self._db:  # type: ignore[union-attr]
-            assert self._db is not None
-            self._db.execute("DELETE FROM parts WHERE key=?", (key,))
-            self._db.execute(
-                "INSERT OR REPLACE INTO uploads VALUES (?, NULL, ?, ?, ?)", (key, src_sig, part_size, time.time())
-            )
-
-    def started(self, key: str, upload_id: str) -> None:
-        self._write("UPDATE uploads SET upload_id=? WHERE key=?", (upload_id, key))
-
-    def part_done(self, key: str, part: PartDone) -> None:
         self._write(
-            "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?)",
-            (key, part.number, part.etag, b64(part.sha256), part.md5.hex(), part.size),
+            ("DELETE FROM parts WHERE key=?", (key,)),
+            ("INSERT OR REPLACE INTO uploads VALUES (?, NULL, ?, ?, ?)", (key, src_sig, part_size, time.time())),
         )
 
+    def started(self, key: str, upload_id: str) -> None:
+        self._write(("UPDATE uploads SET upload_id=? WHERE key=?", (upload_id, key)))
+
+    def part_done(self, key: str, part: PartDone) -> None:
+        row = (key, part.number, part.etag, b64(part.sha256), part.md5.hex(), part.size)
+        self._write(("INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?)", row))
+
     def forget_upload(self, key: str) -> None:
-        with self._lock, self._db:  # type: ignore[union-attr]
-            assert self._db is not None
-            self._db.execute("DELETE FROM uploads WHERE key=?", (key,))
-            self._db.execute("DELETE FROM parts WHERE key=?", (key,))
+        self._write(("DELETE FROM uploads WHERE key=?", (key,)), ("DELETE FROM parts WHERE key=?", (key,)))
 
     def journal_for(self, src_sig: str) -> UploadJournal:
         return UploadJournal(self, src_sig)
@@ -221,8 +216,6 @@ class TransferState:
         self.forget_upload(record.key)
         return aborted
 
-    # --- partial downloads (large files written in parts into a local directory) -------------------------
-
     def stale_uploads(self, wanted: dict[str, str]) -> list[UploadRecord]:
         """Recorded uploads a run copying `wanted` (key -> source signature) will not resume: the source
         changed, the key is no longer copied, or only the intent was recorded."""
@@ -239,6 +232,8 @@ class TransferState:
     def leftovers(self, wanted: dict[str, str]) -> list[str]:
         """Keys of the uploads and partial downloads a run copying `wanted` will clean up."""
         return [r.key for r in self.stale_uploads(wanted)] + [r.key for r in self.stale_downloads(wanted)]
+
+    # --- partial files (large files written in parts at a local or SFTP destination) -------------------
 
     def downloads(self) -> list[DownloadRecord]:
         if self._db is None:
@@ -262,31 +257,21 @@ class TransferState:
 
     def intend_download(self, key: str, src_sig: str, part_size: int, size: int) -> None:
         """Record a partial file about to be (re)created empty: any parts recorded for the key are dropped."""
-        with self._lock, self._db:  # type: ignore[union-attr]
-            assert self._db is not None
-            self._db.execute("DELETE FROM download_parts WHERE key=?", (key,))
-            self._db.execute(
-                "INSERT OR REPLACE INTO downloads VALUES (?, ?, ?, ?, ?)", (key, src_sig, part_size, size, time.time())
-            )
-
-    def download_part_done(self, key: str, part: PartDone) -> None:
         self._write(
-            "INSERT OR REPLACE INTO download_parts VALUES (?, ?, ?, ?, ?)",
-            (key, part.number, b64(part.sha256), part.md5.hex(), part.size),
+            ("DELETE FROM download_parts WHERE key=?", (key,)),
+            ("INSERT OR REPLACE INTO downloads VALUES (?, ?, ?, ?, ?)", (key, src_sig, part_size, size, time.time())),
         )
 
+    def download_part_done(self, key: str, part: PartDone) -> None:
+        row = (key, part.number, b64(part.sha256), part.md5.hex(), part.size)
+        self._write(("INSERT OR REPLACE INTO download_parts VALUES (?, ?, ?, ?, ?)", row))
+
     def drop_download_parts(self, key: str, numbers: list[int]) -> None:
-        if not numbers:
-            return
-        with self._lock, self._db:  # type: ignore[union-attr]
-            assert self._db is not None
-            self._db.executemany("DELETE FROM download_parts WHERE key=? AND number=?", [(key, n) for n in numbers])
+        if numbers:
+            self._write(*[("DELETE FROM download_parts WHERE key=? AND number=?", (key, n)) for n in numbers])
 
     def forget_download(self, key: str) -> None:
-        with self._lock, self._db:  # type: ignore[union-attr]
-            assert self._db is not None
-            self._db.execute("DELETE FROM downloads WHERE key=?", (key,))
-            self._db.execute("DELETE FROM download_parts WHERE key=?", (key,))
+        self._write(("DELETE FROM downloads WHERE key=?", (key,)), ("DELETE FROM download_parts WHERE key=?", (key,)))
 
     def download_journal(self, src_sig: str) -> DownloadJournal:
         return DownloadJournal(self, src_sig)
