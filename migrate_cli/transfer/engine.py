@@ -35,6 +35,7 @@ from migrate_cli.transfer.checksums import (
 )
 from migrate_cli.transfer.plan import CopyItem, SyncPlan
 from migrate_cli.transfer.retry import (
+    FILE_ATTEMPTS,
     Backoff,
     Cancelled,
     IntegrityError,
@@ -50,7 +51,6 @@ from migrate_cli.transfer.state import TransferState
 
 INLINE_MAX = 1024 * 1024  # local files up to this size are read into memory; larger ones are sent from disk
 PROBE_KEY = ".migrate-checksum-probe"  # the multipart upload that asks a server about checksums, never completed
-FILE_ATTEMPTS = 3  # a large file that fails its final check is sent again from scratch this many times at most
 
 
 class Progress(Protocol):

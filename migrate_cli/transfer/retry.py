@@ -12,6 +12,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+FILE_ATTEMPTS = 3  # a large file whose final check fails is sent again from scratch, this many times in all
+
+
 class TransferError(Exception):
     """A failure moving one object (or part). `retryable`: another attempt at the same request may help;
     `restart_file`: it will not, but sending the whole file again as a new upload may."""

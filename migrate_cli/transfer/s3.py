@@ -75,6 +75,7 @@ if TYPE_CHECKING:
 STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
 ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
 SSE_MODES = ("AES256", "aws:kms")
+CHECKSUM_MODE = {"x-amz-checksum-mode": "ENABLED"}  # a HEAD or GET that asks for the stored checksum
 CONTROL_RETRIES = 8
 LIST_WORKERS = 8
 _clients: dict[tuple[str | None, tuple[tuple[str, str], ...]], tuple[boto3.Session, Any]] = {}
@@ -175,12 +176,10 @@ class S3Store(Store):
         self.sse = sse
         self.kms_key_id = kms_key_id
         self.backoff = Backoff.from_env()
-        self.endpoint = self._resolve(None)
-        self.http = S3Http(self.endpoint)
+        self.http = S3Http(self._resolve(None))
         region = self._bucket_region()
         if region and region != self.endpoint.region:
-            self.endpoint = self._resolve(region)
-            self.http = S3Http(self.endpoint)
+            self.http = S3Http(self._resolve(region))
         validated = validates_checksums(self.endpoint.url)
         self.wants_md5 = not validated and self._etag_is_md5()
         self.checksums = ChecksumSupport(validated)
@@ -190,6 +189,11 @@ class S3Store(Store):
         """Writes need no digests up front: the server ignores x-amz-checksum-sha256 (see s3support.py),
         so put/write_part send unsigned payloads and hash the MD5 (the ETag check) as they send."""
         return not self.checksums.sends_sha256
+
+    @property
+    def endpoint(self) -> S3Endpoint:
+        """Where this store's requests go, with which region and credentials."""
+        return self.http.endpoint
 
     # --- setup -------------------------------------------------------------------------------------
 
@@ -265,10 +269,14 @@ class S3Store(Store):
         return f"{entry.size}:{clean_etag(entry.etag)}"
 
     def stat(self, entry: Entry) -> Entry:
-        headers = {"x-amz-checksum-mode": "ENABLED"}
-        reply = self.http.request("HEAD", self.bucket, self.prefix + entry.key, headers=headers, ok=(200,))
-        self._absorb(entry, reply.headers)
+        self.head(entry)
         return entry
+
+    def head(self, entry: Entry) -> dict[str, str]:
+        """HEAD the object with its stored checksum; what it says is kept in `entry`; the reply's headers."""
+        reply = self.http.request("HEAD", self.bucket, self.prefix + entry.key, headers=dict(CHECKSUM_MODE), ok=(200,))
+        self._absorb(entry, reply.headers)
+        return reply.headers
 
     def _absorb(self, entry: Entry, headers: dict[str, str]) -> None:
         entry.meta_mtime_ns = parse_mtime(headers.get(f"x-amz-meta-{MTIME_META}"))
@@ -337,7 +345,7 @@ class S3Store(Store):
     def open_stream(self, entry: Entry) -> Any:
         key = self._object_key(entry)
         try:
-            with self.http.stream(self.bucket, key, {"x-amz-checksum-mode": "ENABLED"}) as (reply, reader):
+            with self.http.stream(self.bucket, key, dict(CHECKSUM_MODE)) as (reply, reader):
                 if reply.status != 200:
                     raise TransientError(f"GET s3://{self.bucket}/{key}: unexpected HTTP {reply.status}")
                 self._absorb(entry, reply.headers)
@@ -392,23 +400,28 @@ class S3Store(Store):
 
     def put(self, info: WriteInfo, payload: Payload, sha256: bytes, md5: bytes) -> tuple[str, bool | None]:
         """One object in one request. Empty digests: the MD5 is taken as the bytes are sent."""
-        key = self.prefix + info.key
-        headers = self._object_headers(info)
+        etag, verified = self._put_object(self.prefix + info.key, self._object_headers(info), payload, sha256, md5)
+        return f"{payload_length(payload)}:{etag}", verified
+
+    def _put_object(
+        self, full_key: str, headers: dict[str, str], body: Payload, sha256: bytes, md5: bytes
+    ) -> tuple[str, bool | None]:
+        """PUT one object and check the reply against what was sent: (ETag, verified). The SHA-256 goes in
+        x-amz-checksum-sha256 when the server may keep it; an empty MD5 is hashed as the bytes are sent."""
         checksum = self._add_checksum(headers, sha256)
         reply = self.http.request(
             "PUT",
             self.bucket,
-            key,
+            full_key,
             headers=headers,
-            body=payload,
+            body=body,
             payload_sha256=sha256.hex() if sha256 else UNSIGNED_PAYLOAD,
             ok=(200,),
             hasher=hashlib.md5 if not md5 and self.wants_md5 else None,
         )
         etag = clean_etag(reply.headers.get("etag"))
-        md5 = md5 or reply.sent_digest
-        verified = self._check_reply(key, reply.headers, etag, checksum, md5.hex(), multipart=False)
-        return f"{payload_length(payload)}:{etag}", verified
+        md5_hex = (md5 or reply.sent_digest).hex()
+        return etag, self._check_reply(full_key, reply.headers, etag, checksum, md5_hex, multipart=False)
 
     def _add_checksum(self, headers: dict[str, str], sha256: bytes) -> str:
         """Add x-amz-checksum-sha256 when we have it and the server may keep it; return it ('' if not)."""
@@ -432,7 +445,7 @@ class S3Store(Store):
         if checksum and not echoed and self.checksums.claim_probe():
             self._probe_checksums(key)
         if checksum and not checks:
-            head = self.http.request("HEAD", self.bucket, key, headers={"x-amz-checksum-mode": "ENABLED"}, ok=(200,))
+            head = self.http.request("HEAD", self.bucket, key, headers=dict(CHECKSUM_MODE), ok=(200,))
             stored = head.headers.get("x-amz-checksum-sha256")
             if stored:
                 checks.append(stored.split("-")[0] == checksum)
@@ -602,12 +615,7 @@ class S3Store(Store):
         if content_encoding:
             headers["content-encoding"] = content_encoding
         headers |= self._storage_headers(storage_class)
-        checksum = self._add_checksum(headers, sha256)
-        reply = self.http.request(
-            "PUT", self.bucket, full, headers=headers, body=data, payload_sha256=sha256.hex(), ok=(200,)
-        )
-        etag = clean_etag(reply.headers.get("etag"))
-        return self._check_reply(full, reply.headers, etag, checksum, md5.hex(), multipart=False)
+        return self._put_object(full, headers, data, sha256, md5)[1]
 
     def get(self, key: str) -> bytes:
         """The whole object at prefix+key (its size taken from the reply), checked against its stored

@@ -48,8 +48,8 @@ from migrate_cli.transfer.checksums import (
     unb64,
 )
 from migrate_cli.transfer.plan import CopyItem
-from migrate_cli.transfer.retry import IntegrityError, PermanentError, TransferError, TransientError
-from migrate_cli.transfer.s3 import ARCHIVED, S3Store, completion_lost, expected_from
+from migrate_cli.transfer.retry import FILE_ATTEMPTS, IntegrityError, PermanentError, TransferError, TransientError
+from migrate_cli.transfer.s3 import ARCHIVED, CHECKSUM_MODE, S3Store, completion_lost, expected_from
 from migrate_cli.transfer.s3http import Reply, S3HttpError, raise_for_reply
 from migrate_cli.transfer.sources import Entry, PartDone, WriteInfo
 
@@ -57,12 +57,10 @@ if TYPE_CHECKING:
     from migrate_cli.transfer.engine import TransferEngine
     from migrate_cli.transfer.state import UploadJournal
 
-FILE_ATTEMPTS = 3  # as in the engine: a multipart copy failing its final check starts again at most this often
 # kept from the source besides its user metadata (Content-Type goes through WriteInfo)
 CONTENT_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
 REFUSED_CODES = frozenset({"NotImplemented"})
 ARCHIVE_CODES = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
-CHECKSUM_MODE = {"x-amz-checksum-mode": "ENABLED"}
 
 
 class Refused(PermanentError):
@@ -225,13 +223,11 @@ class ServerSideCopy:
 
     def _head(self, entry: Entry) -> dict[str, str]:
         """HEAD the source: its metadata, stored checksum and ETag (the copy is made of exactly that version)."""
-        key = self.source.prefix + entry.key
-        reply = self.source.http.request("HEAD", self.source.bucket, key, headers=dict(CHECKSUM_MODE), ok=(200,))
-        self.source._absorb(entry, reply.headers)
-        if reply.headers.get("x-amz-storage-class") in ARCHIVED:
-            entry.storage_class = reply.headers["x-amz-storage-class"]
+        headers = self.source.head(entry)
+        if headers.get("x-amz-storage-class") in ARCHIVED:
+            entry.storage_class = headers["x-amz-storage-class"]
             raise Refused(f"{self.source.url}{entry.key} is archived", run_wide=False)
-        return reply.headers
+        return headers
 
     def _headers(self, entry: Entry, source_headers: dict[str, str], part_size: int) -> dict[str, str]:
         """The destination object's headers: the source's metadata and content headers, our mtime (and part

@@ -125,16 +125,14 @@ def lean_endpoint(bucket: str, region: str | None = None) -> S3Endpoint | None:
 
 def botocore_endpoint(region: str | None = None) -> S3Endpoint:
     """The endpoint as boto3 resolves it (its credential chain, profile and addressing rules)."""
-    from migrate_cli.aws.session import aws_errors
+    from migrate_cli.aws.session import NO_CREDENTIALS, aws_errors
+    from migrate_cli.core.errors import ConfigError
     from migrate_cli.transfer.s3 import s3_client
 
     session, client = s3_client(region)
     with aws_errors("s3"):
         credentials = session.get_credentials()
     if credentials is None:
-        from migrate_cli.aws.session import NO_CREDENTIALS
-        from migrate_cli.core.errors import ConfigError
-
         raise ConfigError(NO_CREDENTIALS)
     http_session = client._endpoint.http_session
     return S3Endpoint(

@@ -47,6 +47,8 @@ class ChecksumSupport:
         return self.state is Support.UNKNOWN
 
     def learn(self, kept: bool) -> None:
+        if self.state is not Support.UNKNOWN:
+            return  # settled: every later reply (each PUT on AWS) needs no lock
         with self._lock:
             if self.state is Support.UNKNOWN:
                 self.state = Support.STORED if kept else Support.IGNORED
@@ -54,6 +56,8 @@ class ChecksumSupport:
 
     def claim_probe(self) -> bool:
         """True for exactly one caller while the answer is unknown and no probe is under way."""
+        if self.state is not Support.UNKNOWN:
+            return False
         with self._lock:
             if self.state is not Support.UNKNOWN or self._probing:
                 return False
