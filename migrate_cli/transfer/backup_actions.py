@@ -86,14 +86,14 @@ class ThrottledProgress:
 
 
 def store_for(config: BackupConfig, s3: Any = None) -> BackupStore:
-    extra: dict[str, Any] = {}
-    if config.storage_class != "STANDARD":
-        extra["StorageClass"] = config.storage_class
-    if config.sse:
-        extra["ServerSideEncryption"] = config.sse
-    if config.kms_key_id:
-        extra["SSEKMSKeyId"] = config.kms_key_id
-    return BackupStore(config.location, s3 if s3 is not None else s3_client(), extra, bwlimit=config.bwlimit_bytes)
+    return BackupStore(
+        config.location,
+        s3 if s3 is not None else s3_client(),
+        storage_class=config.storage_class,
+        sse=config.sse,
+        kms_key_id=config.kms_key_id,
+        bwlimit=config.bwlimit_bytes,
+    )
 
 
 def store_warnings(store: BackupStore) -> list[str]:

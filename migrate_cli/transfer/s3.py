@@ -606,8 +606,9 @@ class S3Store(Store):
         storage_class: bool = True,
     ) -> bool | None:
         """PUT `data` at prefix+key with user metadata (x-amz-meta-*), its SHA-256 sent and the reply checked
-        as in `put` (IntegrityError when it shows other bytes). `storage_class=False` writes STANDARD
-        whatever the store's class. Returns True when the reply proved the content, None when it could not."""
+        as in `put` (IntegrityError when it shows other bytes; an empty MD5 is taken as the bytes are sent).
+        `storage_class=False` writes STANDARD whatever the store's class. Returns True when the reply proved
+        the content, None when it could not."""
         full = self.prefix + key
         headers = {f"x-amz-meta-{name.lower()}": value for name, value in (metadata or {}).items()}
         if content_type:

@@ -19,21 +19,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from migrate_cli.core.errors import OperationFailed
 from migrate_cli.transfer.bandwidth import RateLimiter
-from migrate_cli.transfer.checksums import choose_part_size, digest_bytes, part_count
+from migrate_cli.transfer.checksums import NO_MD5, choose_part_size, part_count
 from migrate_cli.transfer.location import Location
-from migrate_cli.transfer.retry import Backoff, StartOver, TransferError, with_retries
+from migrate_cli.transfer.retry import FILE_ATTEMPTS, StartOver, TransferError, with_retries
 from migrate_cli.transfer.retry import IntegrityError as TransferIntegrityError
 from migrate_cli.transfer.s3 import S3Store
 from migrate_cli.transfer.sources import Entry as StoreEntry
 from migrate_cli.transfer.sources import PartDone, WriteInfo
 
 ByteCounter = Callable[[int], None]
-READ_CHUNK = 1024 * 1024
-FILE_ATTEMPTS = 3  # as the copy engine: a large object that fails its final check is sent again from scratch
 
 
 class IntegrityError(OperationFailed):
@@ -76,11 +74,10 @@ class Blobs:
         bwlimit: int = 0,
     ) -> None:
         self.bucket = bucket
-        self.storage_class = None if storage_class == "STANDARD" else storage_class
+        self.storage_class = storage_class
         self.sse = sse
         self.kms_key_id = kms_key_id
         self.bwlimit = bwlimit
-        self.backoff = Backoff.from_env()
         self._store: S3Store | None = None
         self._lock = threading.Lock()
 
@@ -97,7 +94,8 @@ class Blobs:
             return self._store
 
     def _retry(self, fn: Callable[[], Any]) -> Any:
-        return with_retries(fn, self.backoff)
+        """`fn` retried with the store's backoff (opening the store first, outside the retries)."""
+        return with_retries(fn, self.store.backoff)
 
     def abort_uploads_under(self, prefix: str) -> int:
         """Abort every multipart upload in progress under `prefix`; how many there were."""
@@ -112,38 +110,39 @@ class Blobs:
 
     def put_small(self, key: str, data: bytes, sha_hex: str, mtime_ns: int, readback: bool = False) -> None:
         """One PutObject of `data` (whose SHA-256 is `sha_hex`, computed by the caller from these very bytes),
-        verified; retried on failure."""
+        verified; retried on failure. The MD5 (for the ETag check) is taken as the bytes are sent."""
         store = self.store
         sha = bytes.fromhex(sha_hex)
-        md5 = hashlib.md5(data).digest() if store.wants_md5 else b""
         info = WriteInfo(key, len(data), mtime_ns)
-
-        def attempt() -> None:
-            _, verified = store.put(info, data, sha, md5)
-            if readback or verified is None:
-                self._compare(key, sha_hex, len(data))  # a mismatch sends the object again
-
-        with remote_errors():
-            self._retry(attempt)
+        self._put_verified(key, sha_hex, len(data), lambda: store.put(info, data, sha, NO_MD5)[1], readback)
 
     def put_manifest(self, key: str, data: bytes, metadata: dict[str, str], readback: bool = False) -> None:
         """Store a gzip'd JSON manifest with its summary as user metadata, in STANDARD; verified."""
         store = self.store
-        sha, md5 = digest_bytes(data, store.wants_md5)
+        sha = hashlib.sha256(data).digest()  # the MD5 is taken as the bytes are sent
 
-        def attempt() -> None:
-            verified = store.put_bytes(
+        def send() -> bool | None:
+            return store.put_bytes(
                 key,
                 data,
                 sha,
-                md5,
+                NO_MD5,
                 metadata=metadata,
                 content_type="application/json",
                 content_encoding="gzip",
                 storage_class=False,
             )
+
+        self._put_verified(key, sha.hex(), len(data), send, readback)
+
+    def _put_verified(self, key: str, sha_hex: str, size: int, send: Callable[[], bool | None], readback: bool) -> None:
+        """`send` the object in one request (True: the reply proved the content; None: it could not), then read
+        it back when asked or unproven; a failure of either, or a mismatch, sends it again."""
+
+        def attempt() -> None:
+            verified = send()
             if readback or verified is None:
-                self._compare(key, sha.hex(), len(data))
+                self._compare(key, sha_hex, size)
 
         with remote_errors():
             self._retry(attempt)
@@ -162,67 +161,57 @@ class Blobs:
         """Multipart upload of `path`, each part read once, hashed and sent from the same bytes (each request
         retried); FileChanged (upload aborted) when what was read does not hash to `sha_hex`. An object that
         fails its final check (the commit's, or the read-back's) is sent again, FILE_ATTEMPTS times in all."""
+        store = self.store
         part_size = choose_part_size(size, part_size)
+        count = part_count(size, part_size)
+        info = WriteInfo(key, size, mtime_ns)
+
+        def upload() -> bool | None:
+            """One multipart upload; aborted, and its bytes taken back from `on_bytes`, when it fails."""
+            writer = self._retry(lambda: store.begin(info, part_size, count))
+            sent = 0
+            try:
+                whole = hashlib.sha256()
+                parts: list[PartDone] = []
+                with _open_local(path) as fh:
+                    for number in range(1, count + 1):
+                        data = _read_local(fh, part_size, path)
+                        whole.update(data)
+                        sha = hashlib.sha256(data).digest()  # the MD5 is taken as the part is sent
+                        offset = (number - 1) * part_size
+                        parts.append(self._retry(lambda: writer.write_part(number, offset, data, sha, NO_MD5)))  # noqa: B023
+                        sent += len(data)
+                        if on_bytes:
+                            on_bytes(len(data))
+                    if whole.hexdigest() != sha_hex or sent != size or fh.read(1):
+                        raise FileChanged(str(path))
+                _, verified = self._retry(lambda: writer.commit(parts))
+                return verified
+            except BaseException:
+                with suppress(Exception):  # best effort; the next run aborts leftovers under its lock
+                    writer.abort()
+                if on_bytes and sent:
+                    on_bytes(-sent)
+                raise
+
+        def attempt() -> None:
+            verified = upload()
+            if readback or verified is None:
+                try:  # only the download is retried: a mismatch sends the object again
+                    self._check(key, sha_hex, size, self._retry(lambda: self._stream(key, size)), "read back")
+                except TransferIntegrityError:
+                    if on_bytes:
+                        on_bytes(-size)
+                    raise
+
         with remote_errors():
-            for attempt in range(1, FILE_ATTEMPTS + 1):
+            for n in range(1, FILE_ATTEMPTS + 1):
                 try:
-                    verified = self._upload_parts(key, path, sha_hex, size, mtime_ns, part_size, on_bytes)
-                    if readback or verified is None:
-                        try:
-                            self._retry(lambda: self._compare(key, sha_hex, size))
-                        except TransferIntegrityError:
-                            if on_bytes:
-                                on_bytes(-size)
-                            raise
+                    attempt()
                     return
                 except (TransferIntegrityError, StartOver):  # StartOver: a part the server will not take again
-                    if attempt == FILE_ATTEMPTS:
+                    if n == FILE_ATTEMPTS:
                         raise
-
-    def _upload_parts(
-        self,
-        key: str,
-        path: Path,
-        sha_hex: str,
-        size: int,
-        mtime_ns: int,
-        part_size: int,
-        on_bytes: ByteCounter | None,
-    ) -> bool | None:
-        store = self.store
-        count = part_count(size, part_size)
-        writer = self._retry(lambda: store.begin(WriteInfo(key, size, mtime_ns), part_size, count))
-        sent = 0
-        try:
-            whole = hashlib.sha256()
-            parts: list[PartDone] = []
-            try:
-                fh = open(path, "rb")  # noqa: SIM115 - closed below; read errors are told apart from S3 errors
-            except OSError as exc:
-                raise LocalFileError(path, exc) from exc
-            with fh:
-                for number in range(1, count + 1):
-                    try:
-                        data = fh.read(part_size)
-                    except OSError as exc:
-                        raise LocalFileError(path, exc) from exc
-                    whole.update(data)
-                    sha, md5 = digest_bytes(data, store.wants_md5)
-                    offset = (number - 1) * part_size
-                    parts.append(self._retry(lambda: writer.write_part(number, offset, data, sha, md5)))  # noqa: B023
-                    sent += len(data)
-                    if on_bytes:
-                        on_bytes(len(data))
-                if whole.hexdigest() != sha_hex or sent != size or fh.read(1):
-                    raise FileChanged(str(path))
-            _, verified = self._retry(lambda: writer.commit(parts))
-            return verified
-        except BaseException:
-            with suppress(Exception):  # best effort; the next run aborts leftovers under its lock
-                writer.abort()
-            if on_bytes and sent:
-                on_bytes(-sent)
-            raise
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -232,12 +221,12 @@ class Blobs:
         with remote_errors():
             return self._retry(lambda: store.get(key))
 
-    def _stream(self, key: str, size: int, sink: Any, on_bytes: ByteCounter | None) -> tuple[str, int]:
-        """One download, hashing as it goes: (SHA-256 hex, bytes)."""
+    def _stream(self, key: str, size: int, sink: Any = None, on_bytes: ByteCounter | None = None) -> tuple[str, int]:
+        """One download, hashing as it goes (and writing to `sink`, if any): (SHA-256 hex, bytes)."""
         digest = hashlib.sha256()
         got = 0
         with self.store.open_stream(StoreEntry(key, size, 0.0)) as (reader, _expected, _mtime):
-            while chunk := reader.read(READ_CHUNK):
+            while chunk := reader.read():
                 digest.update(chunk)
                 got += len(chunk)
                 if sink is not None:
@@ -251,10 +240,14 @@ class Blobs:
 
     def _compare(self, key: str, sha_hex: str, size: int) -> None:
         """Download the object once and check its size and SHA-256 (retry.IntegrityError when they differ)."""
-        digest, got = self._stream(key, size, None, None)
+        self._check(key, sha_hex, size, self._stream(key, size), "read back")
+
+    def _check(self, key: str, sha_hex: str, size: int, streamed: tuple[str, int], verb: str) -> None:
+        """retry.IntegrityError unless `streamed` (SHA-256 hex, bytes) is `size` bytes hashing to `sha_hex`."""
+        digest, got = streamed
         if got != size or digest != sha_hex:
             raise TransferIntegrityError(
-                f"s3://{self.bucket}/{key}: read back {got} bytes with SHA-256 {digest[:12]}..., expected "
+                f"s3://{self.bucket}/{key}: {verb} {got} bytes with SHA-256 {digest[:12]}..., expected "
                 f"{size} bytes with {sha_hex[:12]}..."
             )
 
@@ -279,12 +272,8 @@ class Blobs:
                 raise LocalFileError(dest, exc) from exc
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    digest, got = self._stream(key, size, fh, count)
-                if got != size or digest != sha_hex:
-                    raise TransferIntegrityError(
-                        f"s3://{self.bucket}/{key}: downloaded {got} bytes with SHA-256 {digest[:12]}..., "
-                        f"expected {size} bytes with {sha_hex[:12]}..."
-                    )
+                    streamed = self._stream(key, size, fh, count)
+                self._check(key, sha_hex, size, streamed, "downloaded")
                 try:
                     os.replace(tmp, dest)
                 except OSError as exc:
@@ -298,3 +287,19 @@ class Blobs:
 
         with remote_errors():
             self._retry(attempt)
+
+
+def _open_local(path: Path) -> BinaryIO:
+    """The file opened for reading; an OSError as LocalFileError (so it is told apart from S3 errors)."""
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise LocalFileError(path, exc) from exc
+
+
+def _read_local(fh: BinaryIO, size: int, path: Path) -> bytes:
+    """Up to `size` bytes of the open file at `path`; an OSError as LocalFileError."""
+    try:
+        return fh.read(size)
+    except OSError as exc:
+        raise LocalFileError(path, exc) from exc

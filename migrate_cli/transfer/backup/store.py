@@ -33,26 +33,23 @@ DELETE_BATCH = 1000
 
 class BackupStore:
     """Reads and writes one backup store. `s3` is the boto3 S3 client for control calls (default: the
-    standard chain); object data goes through `blobs` (the standard chain too). `bwlimit` is bytes/s (0: none)."""
+    standard chain); object data goes through `blobs` (the standard chain too), written in `storage_class`
+    and encrypted with `sse` (and `kms_key_id`) when given. `bwlimit` is bytes/s (0: none)."""
 
     def __init__(
         self,
         location: S3Location,
         s3: Any = None,
-        extra_args: dict[str, Any] | None = None,
+        *,
+        storage_class: str | None = None,
+        sse: str | None = None,
+        kms_key_id: str | None = None,
         bwlimit: int = 0,
     ) -> None:
         self.location = location
         self.bucket = location.bucket
         self.s3 = s3 if s3 is not None else client("s3")
-        self.extra_args = dict(extra_args or {})  # StorageClass, ServerSideEncryption, SSEKMSKeyId
-        self.blobs = Blobs(
-            self.bucket,
-            storage_class=self.extra_args.get("StorageClass"),
-            sse=self.extra_args.get("ServerSideEncryption"),
-            kms_key_id=self.extra_args.get("SSEKMSKeyId"),
-            bwlimit=bwlimit,
-        )
+        self.blobs = Blobs(self.bucket, storage_class, sse, kms_key_id, bwlimit)
         self.objects_prefix = location.key("objects/sha256/")
         self.snapshots_prefix = location.key("snapshots/")
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,18 @@ class Uploader:
             self.claimed.add(sha)
             return True
 
+    @contextmanager
+    def _claimed(self, sha: str, e: Entry) -> Iterator[None]:
+        """The upload of `sha` (e's content, claimed by `_claim`): when it fails the claim is given back and
+        e.sha256 cleared (a retry of the file must hash it again)."""
+        try:
+            yield
+        except BaseException:
+            with self.lock:
+                self.claimed.discard(sha)
+            e.sha256 = None
+            raise
+
     def _done(self, sha: str, size: int) -> None:
         with self.lock:
             self.available.add(sha)
@@ -128,12 +141,8 @@ class Uploader:
             sha = hashlib.sha256(data).hexdigest()
             e.sha256, e.size, e.mtime_ns = sha, len(data), after.st_mtime_ns
             if self._claim(sha):
-                try:
+                with self._claimed(sha, e):
                     self.store.put_object(sha, data, after.st_mtime_ns, self.readback)
-                except BaseException:
-                    with self.lock:
-                        self.claimed.discard(sha)
-                    raise
                 self._done(sha, len(data))
             self._tick(nbytes=len(data))
             return
@@ -143,15 +152,10 @@ class Uploader:
             e.size = size
         e.sha256, e.mtime_ns = sha, st.st_mtime_ns
         if self._claim(sha):
-            try:
+            with self._claimed(sha, e):
                 self.store.put_object_file(
                     sha, path, e.size, e.mtime_ns, self.part, self.readback, on_bytes=lambda n: self._tick(nbytes=n)
                 )
-            except BaseException:
-                with self.lock:
-                    self.claimed.discard(sha)
-                e.sha256 = None
-                raise
             self._done(sha, e.size)
         else:
             self._tick(nbytes=e.size)
