@@ -33,11 +33,6 @@ DEFAULT_INTERVAL = 0.5
 Key = tuple[str, str]  # (absolute name, type)
 
 
-def lab_route53_client(env: Mapping[str, str]) -> Any:
-    """A Route 53 client for the lab endpoint described by `LocalAwsEndpoint.env()` (not the process env)."""
-    return client_for(env, "route53")
-
-
 def _zone_rrsets(zone: Zone) -> dict[Key, tuple[int, list[str]]]:
     """The zone's record sets except the apex SOA/NS, as {(name, type): (ttl, values)}."""
     out: dict[Key, tuple[int, list[str]]] = {}
@@ -219,7 +214,7 @@ class LabDns:
 
     def start(self, aws_env: Mapping[str, str], address: str = "127.0.0.1") -> list[AuthoritativeServer]:
         """Seed the hosted zone, start the mirror and the servers; returns the servers (ns1, ns2, ...)."""
-        r53 = lab_route53_client(aws_env)
+        r53 = client_for(aws_env, "route53")  # the lab endpoint in `aws_env`, not the process environment
         self.hosted_zone_id = seed_hosted_zone(r53, self.zone)
         self.source = Route53ZoneSource(self.zone, r53, self.hosted_zone_id, self.interval)
         self.source.sync_once()

@@ -337,8 +337,13 @@ class LocalStore(Store):
 
     # --- writing -----------------------------------------------------------------------------------
 
+    def _path(self, key: str) -> str:
+        """Where `key` lives under the root."""
+        return os.path.join(self.root, *key.split("/"))
+
     def target(self, key: str) -> str:
-        path = os.path.join(self.root, *key.split("/"))
+        """`_path(key)`, its directory created."""
+        path = self._path(key)
         parent = os.path.dirname(path)
         if parent not in self._made:
             try:
@@ -361,7 +366,7 @@ class LocalStore(Store):
     def drop_partial(self, key: str) -> bool:
         """Remove the partial file of `key` left by an interrupted copy; True when there was one."""
         try:
-            os.unlink(self.partial(os.path.join(self.root, *key.split("/"))))
+            os.unlink(self.partial(self._path(key)))
         except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError as exc:
@@ -371,7 +376,7 @@ class LocalStore(Store):
     def delete(self, keys: list[str]) -> list[tuple[str, str]]:
         failed = []
         for key in keys:
-            path = os.path.join(self.root, *key.split("/"))
+            path = self._path(key)
             try:
                 os.unlink(path)
             except FileNotFoundError:
