@@ -208,14 +208,16 @@ class BackupRestoreAction(Action):
             "bytes": manifest.total_bytes,
             "complete": manifest.complete,
         }
-        return Plan(changes=[change], data=data, state=(store, day, dest, manifest))
+        return Plan(changes=[change], data=data, state=(store, day, dest))
 
     def apply(self, ctx: TaskContext, plan: Plan) -> dict[str, Any]:
-        store, day, dest, manifest = plan.state
+        """The snapshot's manifest is read again under the lock: in a playbook the plan ran without it, and
+        a same-day backup may have replaced the snapshot (and pruned what the old one named) since."""
+        store, day, dest = plan.state
         params: BackupRestoreParams = ctx.params
         progress = ThrottledProgress(ctx.emit, "restored")
         with backup_lock(ctx.settings.state_dir):
-            outcome = restore_snapshot(store, day, dest, params.force, params.workers, progress, manifest)
+            outcome = restore_snapshot(store, day, dest, params.force, params.workers, progress)
         return outcome.to_dict()
 
     def verify(self, ctx: TaskContext, plan: Plan, applied: dict[str, Any]) -> None:

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from migrate_cli.core.actions import TaskContext
 from migrate_cli.core.errors import SafetyRefusal
-from migrate_cli.core.events import Event, EventKind
+from migrate_cli.core.events import Emitter, Event, EventBus, EventKind
 from migrate_cli.core.execute import execute_playbook
+from migrate_cli.core.inventory import Inventory
 from migrate_cli.core.journal import Journal
 from migrate_cli.core.lock import StateLock
 from migrate_cli.core.oneshot import run_action
@@ -140,6 +142,29 @@ def test_restore_takes_the_backup_lock(s3: Any, bucket: str, source: Path, tmp_p
     )
     assert res.exit_code == 0 and (dest / "www" / "index.html").read_text() == "<h1>hi</h1>"
     assert not backup_lock_held(settings.state_dir)
+
+
+def test_a_restore_step_restores_the_snapshot_as_it_is_when_it_runs(
+    s3: Any, bucket: str, source: Path, tmp_path: Path
+) -> None:
+    """In a playbook the restore is planned without the lock; a same-day backup that replaces the snapshot
+    before the restore applies (retention pruning what only the old snapshot named) must not make it fail:
+    the manifest is read again under the lock."""
+    settings = Settings(state_dir=tmp_path / "state")
+    day = date(2026, 5, 1)
+    params = BackupParams(source=str(source), destination=f"s3://{bucket}/p", as_of=day)
+    assert run_action(settings, BackupAction, params, title="backup", step_name="s").exit_code == 0
+    dest = tmp_path / "restored"
+    restore = BackupRestoreParams(store=f"s3://{bucket}/p", dest=str(dest), date=day.isoformat())
+    action = BackupRestoreAction()
+    emit = Emitter(EventBus("r1"), 0, "restore", None)
+    ctx = TaskContext("r1", None, restore, False, settings, Inventory(tmp_path, {}, {}, ()), emit)
+    plan = action.plan(ctx)
+    (source / "www" / "big.bin").write_bytes(os.urandom(200_000))  # the old content is pruned by this run
+    assert run_action(settings, BackupAction, params, title="backup", step_name="s").exit_code == 0
+    applied = action.apply(ctx, plan)
+    assert applied.get("error_count", 0) == 0
+    assert (dest / "www" / "big.bin").read_bytes() == (source / "www" / "big.bin").read_bytes()
 
 
 def test_a_lifecycle_rule_that_would_expire_store_objects_is_warned_about(

@@ -22,7 +22,6 @@ from typing import Any
 from migrate_cli.core.errors import ConfigError, OperationFailed, SafetyRefusal
 from migrate_cli.transfer.backup.blobs import IntegrityError, LocalFileError
 from migrate_cli.transfer.backup.hashing import sha256_file
-from migrate_cli.transfer.backup.manifest import Manifest
 from migrate_cli.transfer.backup.scan import Entry
 from migrate_cli.transfer.backup.store import BackupStore
 from migrate_cli.transfer.backup.upload import Progress, ProgressFn
@@ -96,12 +95,11 @@ def restore_snapshot(
     force: bool = False,
     workers: int = 8,
     progress: ProgressFn | None = None,
-    manifest: Manifest | None = None,
 ) -> RestoreOutcome:
     """Restore snapshot `day` into `dest` and verify every file; errors are collected, not raised.
     Call under the backup lock (locking.py), so retention cannot delete what is being read."""
     check_dest(dest, force)
-    manifest = manifest or store.read_manifest(day)
+    manifest = store.read_manifest(day)
     out = RestoreOutcome(day=day, dest=str(dest), snapshot_errors=list(manifest.errors))
     dest.mkdir(parents=True, exist_ok=True)
     dirs = [e for e in manifest.entries if e.kind == "dir"]
